@@ -1,0 +1,151 @@
+// weft::ObjectRef<T>: a typed, copyable, reference-counted future of a T.
+//
+//   weft::ObjectRef<double> r = weft::submit<&partial_pi>(1'000'000, 7);
+//   double x = co_await r;                // in a coroutine: suspends, never blocks
+//   double y = weft::get(r);              // in plain code: blocks this thread
+//   auto v = co_await big.view();         // ObjectRef<std::vector<float>>: zero-copy
+//
+// Awaiting decodes a fresh T from the sealed payload each time; a payload of
+// another type throws TypeMismatchError naming both types; a failed task
+// rethrows its TaskError. The object lives while any ObjectRef (or a task
+// that takes it as an argument) refers to it.
+#pragma once
+
+#include <coroutine>
+#include <span>
+#include <string>
+
+#include "weft/core/executor.hpp"
+#include "weft/object/object_id.hpp"
+#include "weft/object/object_state.hpp"
+#include "weft/object/payload.hpp"
+
+namespace weft {
+
+namespace detail {
+
+// Suspends the awaiting coroutine until `state` is sealed; resumes it on the
+// executor it was suspended from, and lends the running task's resources out
+// while it waits.
+class SealedAwaiter : public ObjectWaiter {
+ public:
+  explicit SealedAwaiter(ObjectState* state) noexcept : state_(state) {}
+
+  bool await_ready() const noexcept { return state_->ready(); }
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
+    handle_ = h;
+    executor_ = current_executor();
+    notify = [](ObjectWaiter* w) noexcept {
+      auto* self = static_cast<SealedAwaiter*>(w);
+      resume_or_post(self->executor_, self->handle_);
+    };
+    task_ = std::exchange(tls_task_context, nullptr);
+    if (task_ != nullptr) task_->on_block();
+    if (state_->add_waiter(this)) return true;
+    resumed();
+    return false;
+  }
+  void await_resume() noexcept {
+    if (task_ != nullptr) resumed();
+  }
+
+ protected:
+  ObjectState* state_;
+
+ private:
+  void resumed() noexcept {
+    task_->on_unblock();
+    tls_task_context = std::exchange(task_, nullptr);
+  }
+  std::coroutine_handle<> handle_;
+  Executor* executor_ = nullptr;
+  TaskContext* task_ = nullptr;
+};
+
+inline std::string describe_object(const ObjectState& s) { return "object " + s.id().to_string(); }
+
+inline void rethrow_if_failed(const ObjectState& s) {
+  if (s.error()) std::rethrow_exception(s.error());
+}
+
+}  // namespace detail
+
+// A pinned, read-only view of a numeric vector in the object store. The
+// object cannot be freed while a view of it exists.
+template <typename E>
+class ObjectView {
+ public:
+  ObjectView(detail::ObjectHandle pin, std::span<const E> data) noexcept
+      : pin_(std::move(pin)), data_(data) {}
+  std::span<const E> span() const noexcept { return data_; }
+  const E* data() const noexcept { return data_.data(); }
+  std::size_t size() const noexcept { return data_.size(); }
+  const E& operator[](std::size_t i) const noexcept { return data_[i]; }
+  auto begin() const noexcept { return data_.begin(); }
+  auto end() const noexcept { return data_.end(); }
+
+ private:
+  detail::ObjectHandle pin_;
+  std::span<const E> data_;
+};
+
+template <typename T>
+class ObjectRef {
+ public:
+  using value_type = T;
+
+  ObjectRef() noexcept = default;
+  explicit ObjectRef(detail::ObjectHandle h) noexcept : handle_(std::move(h)) {}
+
+  ObjectId id() const noexcept { return handle_->id(); }
+  bool valid() const noexcept { return static_cast<bool>(handle_); }
+  bool is_ready() const noexcept { return handle_->ready(); }
+
+  auto operator co_await() const noexcept {
+    struct Awaiter : detail::SealedAwaiter {
+      using SealedAwaiter::SealedAwaiter;
+      T await_resume() {
+        SealedAwaiter::await_resume();
+        return ObjectRef::read(*state_);
+      }
+    };
+    return Awaiter{handle_.get()};
+  }
+
+  // Zero-copy access to a vector of numbers (DESIGN §6).
+  auto view() const noexcept
+    requires RawPayload<T>::value
+  {
+    using E = typename RawPayload<T>::element_type;
+    struct Awaiter : detail::SealedAwaiter {
+      detail::ObjectHandle pin;
+      Awaiter(detail::ObjectHandle h) noexcept : SealedAwaiter(h.get()), pin(std::move(h)) {}
+      ObjectView<E> await_resume() {
+        SealedAwaiter::await_resume();
+        detail::rethrow_if_failed(*state_);
+        auto body = payload_body<T>(state_->payload(), detail::describe_object(*state_));
+        std::span<const E> data(reinterpret_cast<const E*>(body.data()), body.size() / sizeof(E));
+        return ObjectView<E>(std::move(pin), data);
+      }
+    };
+    return Awaiter{handle_};
+  }
+
+  // The value of a sealed object (throws its error, or TypeMismatchError).
+  static T read(const detail::ObjectState& s) {
+    detail::rethrow_if_failed(s);
+    return read_payload<T>(s.payload(), detail::describe_object(s));
+  }
+
+  const detail::ObjectHandle& handle() const noexcept { return handle_; }
+
+ private:
+  detail::ObjectHandle handle_;
+};
+
+template <typename T>
+struct IsObjectRef : std::false_type {};
+template <typename T>
+struct IsObjectRef<ObjectRef<T>> : std::true_type {};
+
+}  // namespace weft

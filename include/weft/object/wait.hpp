@@ -1,0 +1,93 @@
+// weft::wait: the first `num_returns` of a set of refs to be sealed, or
+// whatever is sealed when the timeout expires (Ray's ray.wait).
+//
+//   auto [ready, pending] = co_await weft::wait(refs, 10, std::chrono::seconds(1));
+//
+// Order within each list follows the input order. A timeout needs the
+// node's reactor (any node thread has one); without a timeout wait returns
+// when num_returns refs are sealed.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <asio/steady_timer.hpp>
+
+#include "weft/core/executor.hpp"
+#include "weft/core/reactor.hpp"
+#include "weft/core/task.hpp"
+#include "weft/object/object_ref.hpp"
+
+namespace weft {
+
+template <typename T>
+struct WaitResult {
+  std::vector<ObjectRef<T>> ready;
+  std::vector<ObjectRef<T>> not_ready;
+};
+
+namespace detail {
+
+struct WaitState;
+
+// Registered on one pending object; keeps the WaitState alive until it is
+// either notified or unregistered.
+struct WaitNode : ObjectWaiter {
+  std::shared_ptr<WaitState> keep;
+  ObjectState* state = nullptr;
+};
+
+// Shared by the waiting coroutine, its WaitNodes and the timer. The coroutine
+// resumes once both its suspension has finished and a trigger (enough refs
+// sealed, or the timeout) has fired, whichever order they come in.
+struct WaitState {
+  std::atomic<std::size_t> still_needed;
+  std::atomic<bool> triggered{false};
+  std::atomic<int> gate{2};
+  std::coroutine_handle<> handle;
+  Executor* executor = nullptr;
+  std::vector<WaitNode> nodes;
+
+  explicit WaitState(std::size_t needed) : still_needed(needed) {}
+
+  void trigger() noexcept {
+    if (!triggered.exchange(true, std::memory_order_acq_rel)) pass_gate();
+  }
+  // Returns true if this call opened the gate (the caller then owns resumption).
+  bool pass_gate_inline() noexcept { return gate.fetch_sub(1, std::memory_order_acq_rel) == 1; }
+  void pass_gate() noexcept {
+    if (pass_gate_inline()) resume_or_post(executor, handle);
+  }
+};
+
+Task<void> wait_sealed(std::vector<ObjectState*> states, std::size_t num_returns,
+                       std::optional<std::chrono::nanoseconds> timeout);
+
+}  // namespace detail
+
+template <typename T>
+Task<WaitResult<T>> wait(std::vector<ObjectRef<T>> refs, std::size_t num_returns,
+                         std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
+  std::vector<detail::ObjectState*> states;
+  states.reserve(refs.size());
+  for (const auto& r : refs) states.push_back(r.handle().get());
+  co_await detail::wait_sealed(states, std::min(num_returns, refs.size()), timeout);
+  WaitResult<T> out;
+  std::size_t taken = 0;
+  for (auto& r : refs) {
+    if (taken < num_returns && r.is_ready()) {
+      out.ready.push_back(std::move(r));
+      ++taken;
+    } else {
+      out.not_ready.push_back(std::move(r));
+    }
+  }
+  co_return out;
+}
+
+}  // namespace weft
