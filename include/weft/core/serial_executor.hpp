@@ -31,6 +31,15 @@ class SerialExecutor final : public Executor {
 
   Executor& underlying() const noexcept { return underlying_; }
 
+  // True when no job is queued or running. Safe to destroy only when idle
+  // and nothing can post to it any more.
+  bool idle() noexcept {
+    lock_.lock();
+    const bool result = !scheduled_;
+    lock_.unlock();
+    return result;
+  }
+
  private:
   static void drain_job(void* self) noexcept;
   void drain() noexcept;

@@ -8,12 +8,15 @@
 // Awaiting decodes a fresh T from the sealed payload each time; a payload of
 // another type throws TypeMismatchError naming both types; a failed task
 // rethrows its TaskError. The object lives while any ObjectRef (or a task
-// that takes it as an argument) refers to it.
+// that takes it as an argument) refers to it. ObjectRef<void> is the result
+// of a task that returns nothing: awaiting it waits and rethrows failures.
 #pragma once
 
 #include <coroutine>
 #include <span>
 #include <string>
+#include <type_traits>
+#include <variant>
 
 #include "weft/core/executor.hpp"
 #include "weft/object/object_id.hpp"
@@ -134,7 +137,11 @@ class ObjectRef {
   // The value of a sealed object (throws its error, or TypeMismatchError).
   static T read(const detail::ObjectState& s) {
     detail::rethrow_if_failed(s);
-    return read_payload<T>(s.payload(), detail::describe_object(s));
+    if constexpr (std::is_void_v<T>) {
+      read_payload<std::monostate>(s.payload(), detail::describe_object(s));
+    } else {
+      return read_payload<T>(s.payload(), detail::describe_object(s));
+    }
   }
 
   const detail::ObjectHandle& handle() const noexcept { return handle_; }

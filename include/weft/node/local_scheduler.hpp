@@ -1,0 +1,65 @@
+// LocalScheduler: runs a node's tasks on its executors, within its resources.
+//
+// A task waits until its ref arguments are sealed, then queues (FIFO) until
+// its resources fit, then runs on the executor pool. A task blocked on an
+// ObjectRef lends its resources back until it continues (as Ray does for a
+// worker blocked in ray.get), so tasks that wait on tasks cannot starve the
+// node. Failures derived from RetryableError are retried up to max_retries;
+// the rest seal the result with a TaskError. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "weft/core/executor.hpp"
+#include "weft/node/resource_pool.hpp"
+#include "weft/remote/task_spec.hpp"
+
+namespace weft {
+
+class LocalScheduler {
+ public:
+  LocalScheduler(Executor& executor, const Resources& capacity);
+  LocalScheduler(const LocalScheduler&) = delete;
+  LocalScheduler& operator=(const LocalScheduler&) = delete;
+
+  void submit(detail::TaskSpecPtr spec);
+
+  // Takes resources for an actor for its whole life; throws InfeasibleError
+  // if they are not free now.
+  void reserve(const Resources& request, const std::string& who);
+  void unreserve(const Resources& request);
+
+  // Tasks submitted and not yet finished (queued, waiting or running).
+  std::size_t tasks_in_flight() const noexcept { return in_flight_.load(std::memory_order_acquire); }
+  // Blocks until tasks_in_flight() is zero.
+  void wait_until_idle() const noexcept;
+
+  std::map<std::string, std::pair<double, double>> resources() const;
+
+ private:
+  class Attempt;
+  static void refs_sealed(void* attempt) noexcept;
+  static void run_job(void* attempt) noexcept;
+  static void on_complete(detail::TaskSpec* spec, std::exception_ptr error) noexcept;
+
+  void admit(Attempt* a) noexcept;
+  void finish(Attempt* a, std::exception_ptr error) noexcept;
+  void give_back(const ResourcePool::Demand& d) noexcept;
+  void take_forced(const ResourcePool::Demand& d) noexcept;
+  void dispatch_fitting_locked() noexcept;
+  void task_done() noexcept;
+
+  Executor& executor_;
+  mutable std::mutex mutex_;
+  ResourcePool pool_;
+  ResourcePool::Demand default_demand_;
+  std::deque<Attempt*> queue_;  // admitted, waiting for resources
+  std::atomic<std::size_t> in_flight_{0};
+};
+
+}  // namespace weft

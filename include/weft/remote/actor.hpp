@@ -1,0 +1,166 @@
+// Actors: a registered class instantiated on a node, pinned to one executor.
+//
+//   auto c = co_await weft::spawn<Counter>(0).options({.name = "c"});
+//   weft::ObjectRef<int> r = c.call<&Counter::add>(5);     // FIFO per handle
+//   auto same = co_await weft::get_actor<Counter>("c");
+//   weft::kill(c);                                         // later calls: ActorDiedError
+//
+// Methods run one at a time in the order each handle sent them (coroutine
+// methods may interleave at co_await when max_concurrency > 1). Handles are
+// cheap to copy; an actor lives while a handle, a pending call or its name
+// refers to it, and its destructor runs where its methods ran.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "weft/core/task.hpp"
+#include "weft/object/payload.hpp"
+#include "weft/object/put_get.hpp"
+#include "weft/remote/actor_record.hpp"
+#include "weft/remote/invoke.hpp"
+#include "weft/remote/registry.hpp"
+#include "weft/remote/runtime.hpp"
+
+namespace weft {
+
+template <typename T>
+class ActorHandle {
+ public:
+  ActorHandle() = default;
+  explicit ActorHandle(std::shared_ptr<detail::ActorRecord> record) noexcept
+      : record_(std::move(record)) {}
+
+  // Calls method M with `args`; returns at once. M must be listed in WEFT_ACTOR.
+  template <auto M, typename... A>
+  ObjectRef<detail::result_value_t<M>> call(const A&... args) const {
+    static_assert(detail::RemoteActor<T>::registered,
+                  "weft: register the class with WEFT_ACTOR(Class, &Class::method, ...)");
+    constexpr int index = detail::method_index<T, M>();
+    static_assert(index >= 0, "weft: this method is not listed in the class's WEFT_ACTOR");
+    static const std::uint64_t id = fnv1a64(detail::method_name<T>(index));
+    auto spec = std::make_unique<detail::TaskSpec>();
+    spec->function_id = id;
+    spec->name = detail::method_name<T>(index);
+    spec->execute = &execute<M>;
+    detail::encode_arguments(typename detail::CallableTraits<decltype(M)>::params{}, *spec,
+                             args...);
+    spec->options = &detail::default_task_options;
+    spec->result = detail::make_pending_object(record_->runtime().store());
+    spec->actor = record_;
+    ObjectRef<detail::result_value_t<M>> ref(spec->result);
+    record_->enqueue(std::move(spec));
+    return ref;
+  }
+
+  bool valid() const noexcept { return static_cast<bool>(record_); }
+  bool alive() const noexcept { return record_ && record_->alive(); }
+  const std::string& name() const noexcept { return record_->options().name; }
+  const std::shared_ptr<detail::ActorRecord>& record() const noexcept { return record_; }
+
+ private:
+  template <auto M>
+  static void execute(detail::TaskSpec* spec) noexcept {
+    auto* self = static_cast<T*>(spec->actor->instance());
+    detail::run_body<detail::CallableTraits<decltype(M)>>(
+        spec, [self](auto&&... a) -> decltype(auto) {
+          return (self->*M)(std::forward<decltype(a)>(a)...);
+        });
+  }
+
+  std::shared_ptr<detail::ActorRecord> record_;
+};
+
+namespace detail {
+
+template <typename T, typename Args>
+Task<ActorHandle<T>> spawn_actor(Runtime& rt, ActorOptions options,
+                                 std::vector<std::byte> encoded_args) {
+  auto record = rt.place_actor(options, RemoteActor<T>::name, typeid(T));
+  Executor* caller = current_executor();
+  co_await resume_on(record->executor());
+  std::exception_ptr failure;
+  try {
+    auto args = read_payload<Args>(encoded_args, "actor constructor arguments");
+    record->set_instance(std::apply([](auto&&... a) { return new T(std::move(a)...); },
+                                    std::move(args)),
+                         [](void* p) { delete static_cast<T*>(p); });
+  } catch (...) {
+    failure = as_task_error(std::current_exception(), std::string(RemoteActor<T>::name) + "::" +
+                                                          std::string(RemoteActor<T>::name));
+    record->kill();
+  }
+  if (caller != nullptr) co_await resume_on(*caller);
+  if (failure) std::rethrow_exception(failure);
+  co_return ActorHandle<T>(std::move(record));
+}
+
+}  // namespace detail
+
+// `co_await spawn<T>(args...)` constructs a T on this node's actor executor;
+// `.options({...})` before awaiting sets its name, resources and concurrency.
+template <typename T, typename... A>
+class [[nodiscard]] Spawn {
+ public:
+  explicit Spawn(const A&... args) : args_(args...) {}
+
+  Spawn&& options(ActorOptions o) && {
+    options_ = std::move(o);
+    return std::move(*this);
+  }
+
+  // The task lives in this Spawn, which lives to the end of the co_await expression.
+  auto operator co_await() && {
+    task_ = start();
+    return std::move(task_).operator co_await();
+  }
+
+ private:
+  Task<ActorHandle<T>> start() {
+    static_assert(detail::RemoteActor<T>::registered,
+                  "weft: register the class with WEFT_ACTOR(Class, &Class::method, ...)");
+    static_assert(std::is_constructible_v<T, std::decay_t<A>...>,
+                  "weft::spawn: T has no constructor taking these arguments");
+    std::vector<std::byte> encoded(payload_size(args_));
+    write_payload(std::span<std::byte>(encoded), args_);
+    return detail::spawn_actor<T, std::tuple<std::decay_t<A>...>>(
+        current_runtime(), std::move(options_), std::move(encoded));
+  }
+
+  std::tuple<std::decay_t<A>...> args_;
+  ActorOptions options_;
+  Task<ActorHandle<T>> task_;
+};
+
+template <typename T, typename... A>
+Spawn<T, A...> spawn(const A&... args) {
+  return Spawn<T, A...>(args...);
+}
+
+// The actor registered under `name` on this node. Throws weft::Error if there
+// is none and TypeMismatchError if it is not a T.
+template <typename T>
+Task<ActorHandle<T>> get_actor(std::string name) {
+  auto record = current_runtime().find_named_actor(name);
+  if (!record) throw Error(fmt::format("no live actor is named '{}'", name));
+  if (record->class_name() != detail::RemoteActor<T>::name) {
+    throw TypeMismatchError(fmt::format("actor '{}' is a {}, not a {}", name, record->class_name(),
+                                        detail::RemoteActor<T>::name));
+  }
+  co_return ActorHandle<T>(std::move(record));
+}
+
+// Stops the actor: calls not yet started fail with ActorDiedError, and its
+// name and resources are released. Idempotent.
+template <typename T>
+void kill(const ActorHandle<T>& handle) noexcept {
+  if (handle.valid()) handle.record()->kill();
+}
+
+}  // namespace weft

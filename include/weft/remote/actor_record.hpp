@@ -1,0 +1,80 @@
+// detail::ActorRecord: one live actor instance on this node and its mailbox.
+//
+// Calls are Jobs on the actor's executor (a SerialExecutor over the node's
+// pool, or a dedicated thread), so they run one at a time in the order they
+// were sent, with no locks. A call waits, in order, until its ref arguments
+// are sealed and fewer than max_concurrency coroutine calls are in flight;
+// everything behind it waits too, so each caller's calls keep their order.
+#pragma once
+
+#include <atomic>
+#include <exception>
+#include <memory>
+#include <string>
+
+#include "weft/core/executor.hpp"
+#include "weft/core/job_queue.hpp"
+#include "weft/remote/options.hpp"
+#include "weft/remote/task_spec.hpp"
+
+namespace weft {
+class Runtime;
+}
+
+namespace weft::detail {
+
+class ActorRecord {
+ public:
+  ActorRecord(Runtime& runtime, std::unique_ptr<Executor> executor, ActorOptions options,
+              std::string class_name);
+  ~ActorRecord();
+  ActorRecord(const ActorRecord&) = delete;
+  ActorRecord& operator=(const ActorRecord&) = delete;
+
+  Runtime& runtime() const noexcept { return runtime_; }
+  Executor& executor() const noexcept { return *executor_; }
+  const ActorOptions& options() const noexcept { return options_; }
+  const std::string& class_name() const noexcept { return class_name_; }
+  // "Counter" or "Counter 'c'", for messages.
+  std::string description() const;
+
+  // The instance, once constructed on the actor's executor.
+  void* instance() const noexcept { return instance_; }
+  void set_instance(void* instance, void (*destroy)(void*)) noexcept {
+    instance_ = instance;
+    destroy_ = destroy;
+  }
+  // Destroys the instance; on the actor's executor, or once nothing else runs.
+  void destroy_instance() noexcept;
+
+  // Queues a call (any thread). A call to a dead actor fails with ActorDiedError.
+  void enqueue(TaskSpecPtr call);
+
+  // Marks the actor dead: queued and future calls fail with ActorDiedError.
+  void kill() noexcept;
+  bool alive() const noexcept { return alive_.load(std::memory_order_acquire); }
+
+ private:
+  static void arrive_job(void* call) noexcept;
+  static void resume_pump_job(void* self) noexcept;
+  static void call_complete(TaskSpec* call, std::exception_ptr error) noexcept;
+  void arrive(TaskSpec* call) noexcept;
+  void pump() noexcept;
+  bool wait_for_refs(TaskSpec* call) noexcept;
+  void fail(TaskSpec* call) noexcept;
+
+  Runtime& runtime_;
+  std::unique_ptr<Executor> executor_;
+  ActorOptions options_;
+  std::string class_name_;
+  void* instance_ = nullptr;
+  void (*destroy_)(void*) = nullptr;
+  std::atomic<bool> alive_{true};
+
+  // Touched only on the actor's executor.
+  JobQueue backlog_;  // calls that arrived while an earlier one had to wait
+  int running_ = 0;   // coroutine calls in flight
+  bool blocked_on_refs_ = false;
+};
+
+}  // namespace weft::detail

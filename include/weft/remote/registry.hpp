@@ -1,0 +1,117 @@
+// Registering functions and actor classes under stable names.
+//
+//   double partial_pi(std::uint64_t samples, std::uint64_t seed);
+//   WEFT_REMOTE(partial_pi);
+//
+//   class Counter { public: int add(int); weft::Task<int> slow_get(); };
+//   WEFT_ACTOR(Counter, &Counter::add, &Counter::slow_get);
+//
+// Use both at global namespace scope, once per program (like HPX_PLAIN_ACTION).
+// Only registered functions can be submitted and only registered methods
+// called: a missing registration is a compile error at the call. The registry
+// is the program's code, not runtime state, so it is one table per process;
+// its fingerprint is what nodes compare before they trust each other's calls.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "weft/object/type_fingerprint.hpp"
+
+namespace weft::detail {
+
+// Specialised by WEFT_REMOTE for each registered function.
+template <auto Fn>
+struct RemoteFunction {
+  static constexpr bool registered = false;
+};
+
+// Specialised by WEFT_ACTOR for each registered class.
+template <typename T>
+struct RemoteActor {
+  static constexpr bool registered = false;
+};
+
+struct RegistryEntry {
+  std::string name;       // "partial_pi", "Counter", "Counter::add"
+  std::string signature;  // the C++ type, so a different build is told apart
+};
+
+// Adds an entry; returns true so it can initialise a static. Thread-safe.
+bool register_remote(std::string name, std::string signature);
+// Every registered entry, sorted by name.
+std::vector<RegistryEntry> registry_entries();
+// A hash over every entry: equal on two nodes iff they registered the same code.
+std::uint64_t registry_fingerprint();
+
+// "&Counter::add, &Counter::get" -> {"Counter::add", "Counter::get"}.
+std::vector<std::string> split_method_names(std::string_view list);
+
+// The methods a WEFT_ACTOR registration lists, as a type.
+template <auto... Ms>
+struct MethodList {};
+
+// Index of method M in the class's WEFT_ACTOR list, or -1.
+template <typename T, auto M>
+constexpr int method_index() {
+  return []<auto... Ms>(MethodList<Ms...>*) {
+    int index = -1, i = 0;
+    (
+        [&] {
+          if constexpr (std::is_same_v<decltype(M), decltype(Ms)>) {
+            if (index < 0 && M == Ms) index = i;
+          }
+          ++i;
+        }(),
+        ...);
+    return index;
+  }(static_cast<typename RemoteActor<T>::methods*>(nullptr));
+}
+
+template <typename T>
+const std::string& method_name(int index) {
+  static const std::vector<std::string> names =
+      split_method_names(RemoteActor<T>::method_list);
+  return names[static_cast<std::size_t>(index)];
+}
+
+template <typename T>
+bool register_actor() {
+  register_remote(std::string(RemoteActor<T>::name), std::string(type_name<T>()));
+  const auto names = split_method_names(RemoteActor<T>::method_list);
+  []<auto... Ms>(const std::vector<std::string>& n, MethodList<Ms...>*) {
+    std::size_t i = 0;
+    (register_remote(n[i++], std::string(type_name<decltype(Ms)>())), ...);
+  }(names, static_cast<typename RemoteActor<T>::methods*>(nullptr));
+  return true;
+}
+
+}  // namespace weft::detail
+
+#define WEFT_DETAIL_CAT2(a, b) a##b
+#define WEFT_DETAIL_CAT(a, b) WEFT_DETAIL_CAT2(a, b)
+
+// Registers a free function so it can be submitted as a task.
+#define WEFT_REMOTE(fn)                                                                        \
+  template <>                                                                                  \
+  struct weft::detail::RemoteFunction<&fn> {                                                   \
+    static constexpr bool registered = true;                                                   \
+    static constexpr std::string_view name = #fn;                                              \
+  };                                                                                           \
+  [[maybe_unused]] static const bool WEFT_DETAIL_CAT(weft_remote_registered_, __COUNTER__) = \
+      ::weft::detail::register_remote(#fn, std::string(::weft::type_name<decltype(&fn)>()))
+
+// Registers a class as an actor with the methods callers may invoke.
+#define WEFT_ACTOR(Class, ...)                                                                   \
+  template <>                                                                                    \
+  struct weft::detail::RemoteActor<Class> {                                                      \
+    static constexpr bool registered = true;                                                     \
+    static constexpr std::string_view name = #Class;                                             \
+    static constexpr std::string_view method_list = #__VA_ARGS__;                                \
+    using methods = ::weft::detail::MethodList<__VA_ARGS__>;                                     \
+  };                                                                                             \
+  [[maybe_unused]] static const bool WEFT_DETAIL_CAT(weft_actor_registered_, __COUNTER__) =     \
+      ::weft::detail::register_actor<Class>()

@@ -1,0 +1,85 @@
+// detail::TaskSpec: one task or actor call, as plain data plus local shortcuts.
+//
+// The plain part (function id, encoded arguments, argument refs, result id,
+// options, attempt) is what crosses the wire between nodes; `execute` and
+// `complete` are shortcuts for running it in this process, which builds the
+// same binary as every other node.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "weft/object/object_state.hpp"
+#include "weft/remote/options.hpp"
+
+namespace weft::detail {
+
+class ActorRecord;
+class TaskSpec;
+
+using ExecuteFn = void (*)(TaskSpec*) noexcept;
+// Called exactly once per attempt when the body has finished: with nullptr if
+// it sealed its result, else with the exception it threw.
+using CompleteFn = void (*)(TaskSpec*, std::exception_ptr) noexcept;
+
+// Encoded arguments; up to 48 bytes inline so small calls allocate nothing extra.
+class ArgBytes {
+ public:
+  std::span<std::byte> resize(std::size_t n) {
+    size_ = n;
+    if (n > sizeof inline_) {
+      heap_ = std::make_unique<std::byte[]>(n);
+      return {heap_.get(), n};
+    }
+    return {inline_, n};
+  }
+  std::span<const std::byte> bytes() const noexcept {
+    return {heap_ ? heap_.get() : inline_, size_};
+  }
+
+ private:
+  alignas(8) std::byte inline_[48];
+  std::unique_ptr<std::byte[]> heap_;
+  std::size_t size_ = 0;
+};
+
+class TaskSpec {
+ public:
+  // What runs (registered id and name: "partial_pi", "Counter::add").
+  std::uint64_t function_id = 0;
+  std::string_view name;
+  // Arguments: values encoded in `args`; ObjectRef arguments in `refs`, in
+  // parameter order. Bit i of `ref_mask` is set when argument i is a ref; bit
+  // j of `wait_mask` when refs[j] must be sealed before the body runs (its
+  // parameter takes the value, not the ref).
+  ArgBytes args;
+  std::vector<ObjectHandle> refs;
+  std::uint64_t ref_mask = 0;
+  std::uint64_t wait_mask = 0;
+  ObjectHandle result;
+  const TaskOptions* options = nullptr;  // points at owned_options or a shared default
+  std::unique_ptr<TaskOptions> owned_options;
+  std::uint32_t attempt = 0;
+
+  // Local shortcuts.
+  ExecuteFn execute = nullptr;
+  CompleteFn complete = nullptr;
+  std::shared_ptr<ActorRecord> actor;  // set for actor calls
+  void* runner = nullptr;              // the scheduler's record of this attempt
+
+  const TaskOptions& opts() const noexcept { return *options; }
+};
+
+using TaskSpecPtr = std::unique_ptr<TaskSpec>;
+
+// Calls `ready(arg)` once every ref in spec's wait_mask is sealed. Returns
+// true instead, without calling it, if they all are already.
+bool when_refs_sealed(const TaskSpec& spec, void (*ready)(void*) noexcept, void* arg);
+
+// Options shared by every task submitted without its own.
+inline const TaskOptions default_task_options{};
+
+}  // namespace weft::detail
