@@ -70,9 +70,7 @@ class RetryableError : public Error {
 class TaskError : public Error {
  public:
   TaskError(std::string type_name, std::string message, std::string task_name)
-      : Error(message),
-        type_name_(std::move(type_name)),
-        task_name_(std::move(task_name)) {}
+      : Error(message), type_name_(std::move(type_name)), task_name_(std::move(task_name)) {}
 
   // The demangled type of the original exception, e.g. "std::out_of_range".
   const std::string& type_name() const noexcept { return type_name_; }

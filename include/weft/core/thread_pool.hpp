@@ -78,4 +78,3 @@ class ThreadPool final : public Executor {
 };
 
 }  // namespace weft
-

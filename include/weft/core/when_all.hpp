@@ -154,8 +154,7 @@ when_all_vector(std::vector<A> awaitables) {
 }  // namespace detail
 
 template <Awaitable... A>
-  requires(sizeof...(A) > 0)
-auto when_all(A&&... awaitables) {
+requires(sizeof...(A) > 0) auto when_all(A&&... awaitables) {
   return detail::when_all_tuple(std::decay_t<A>(std::forward<A>(awaitables))...);
 }
 

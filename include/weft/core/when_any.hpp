@@ -76,8 +76,8 @@ DetachedCoroutine when_any_child(A awaitable, std::shared_ptr<WhenAnyState<R>> s
 }
 
 template <typename A>
-Task<WhenAnyResult<std::conditional_t<std::is_void_v<await_result_t<A>>, void,
-                                      std::decay_t<await_result_t<A>>>>>
+Task<WhenAnyResult<
+    std::conditional_t<std::is_void_v<await_result_t<A>>, void, std::decay_t<await_result_t<A>>>>>
 when_any_vector(std::vector<A> awaitables) {
   using R = await_result_t<A>;
   assert(!awaitables.empty() && "when_any needs at least one awaitable");

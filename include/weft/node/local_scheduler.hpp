@@ -35,7 +35,9 @@ class LocalScheduler {
   void unreserve(const Resources& request);
 
   // Tasks submitted and not yet finished (queued, waiting or running).
-  std::size_t tasks_in_flight() const noexcept { return in_flight_.load(std::memory_order_acquire); }
+  std::size_t tasks_in_flight() const noexcept {
+    return in_flight_.load(std::memory_order_acquire);
+  }
   // Blocks until tasks_in_flight() is zero.
   void wait_until_idle() const noexcept;
 

@@ -56,8 +56,8 @@ class Node final : public Runtime {
 
   void submit(detail::TaskSpecPtr spec) override { scheduler_.submit(std::move(spec)); }
   std::shared_ptr<detail::ActorRecord> place_actor(const ActorOptions& options,
-                                                    std::string_view class_name,
-                                                    const std::type_info& type) override;
+                                                   std::string_view class_name,
+                                                   const std::type_info& type) override;
   std::shared_ptr<detail::ActorRecord> find_named_actor(const std::string& name) override;
   void actor_died(detail::ActorRecord& actor) noexcept override;
 

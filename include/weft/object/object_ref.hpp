@@ -17,8 +17,10 @@
 #include <string>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 #include "weft/core/executor.hpp"
+#include "weft/error.hpp"
 #include "weft/object/object_id.hpp"
 #include "weft/object/object_state.hpp"
 #include "weft/object/payload.hpp"
@@ -116,9 +118,7 @@ class ObjectRef {
   }
 
   // Zero-copy access to a vector of numbers (DESIGN §6).
-  auto view() const noexcept
-    requires RawPayload<T>::value
-  {
+  auto view() const noexcept requires RawPayload<T>::value {
     using E = typename RawPayload<T>::element_type;
     struct Awaiter : detail::SealedAwaiter {
       detail::ObjectHandle pin;
@@ -148,6 +148,54 @@ class ObjectRef {
 
  private:
   detail::ObjectHandle handle_;
+};
+
+namespace detail {
+// While set, ObjectRefs encoded on this thread are collected here, so that
+// whatever holds the encoding (an object, a task's arguments) keeps the
+// objects it names alive.
+inline thread_local std::vector<ObjectHandle>* tls_nested_refs = nullptr;
+
+class NestedRefScope {
+ public:
+  explicit NestedRefScope(std::vector<ObjectHandle>& sink) noexcept
+      : saved_(std::exchange(tls_nested_refs, &sink)) {}
+  ~NestedRefScope() { tls_nested_refs = saved_; }
+  NestedRefScope(const NestedRefScope&) = delete;
+  NestedRefScope& operator=(const NestedRefScope&) = delete;
+
+ private:
+  std::vector<ObjectHandle>* saved_;
+};
+}  // namespace detail
+
+// An ObjectRef inside a value (a vector of refs, say) travels as its id; the
+// reader gets a ref to the same object, found through the node's store.
+template <typename T>
+struct Codec<ObjectRef<T>> {
+  template <typename W>
+  static void encode(W& out, const ObjectRef<T>& ref) {
+    out.write_pod(ref.id().owner);
+    out.write_pod(ref.id().sequence);
+    if constexpr (std::is_same_v<W, SpanWriter>) {
+      ref.handle()->mark_exported();
+      if (detail::tls_nested_refs != nullptr) detail::tls_nested_refs->push_back(ref.handle());
+    }
+  }
+  static ObjectRef<T> decode(ByteReader& in) {
+    ObjectId id;
+    id.owner = in.read_pod<NodeId>();
+    id.sequence = in.read_pod<std::uint64_t>();
+    ObjectStore* store = current_store();
+    if (store == nullptr) {
+      throw UsageError("decoding an ObjectRef needs a weft node on this thread");
+    }
+    detail::ObjectState* s = store->acquire_exported(id);
+    if (s == nullptr) {
+      throw Error("object " + id.to_string() + " named in this payload no longer exists");
+    }
+    return ObjectRef<T>(detail::ObjectHandle::adopt(s));
+  }
 };
 
 template <typename T>

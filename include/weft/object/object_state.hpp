@@ -12,6 +12,7 @@
 #include <exception>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "weft/core/spinlock.hpp"
 #include "weft/object/object_id.hpp"
@@ -24,6 +25,34 @@ struct ObjectWaiter {
   void (*notify)(ObjectWaiter*) noexcept = nullptr;
 };
 
+class ObjectState;
+
+// An owning, untyped pointer to an ObjectState.
+class ObjectHandle {
+ public:
+  ObjectHandle() noexcept = default;
+  // Takes over one reference.
+  static ObjectHandle adopt(ObjectState* s) noexcept {
+    ObjectHandle h;
+    h.state_ = s;
+    return h;
+  }
+  ObjectHandle(const ObjectHandle& o) noexcept;
+  ObjectHandle(ObjectHandle&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  ObjectHandle& operator=(ObjectHandle o) noexcept {
+    std::swap(state_, o.state_);
+    return *this;
+  }
+  ~ObjectHandle();
+
+  ObjectState* get() const noexcept { return state_; }
+  ObjectState* operator->() const noexcept { return state_; }
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+
+ private:
+  ObjectState* state_ = nullptr;
+};
+
 class ObjectState {
  public:
   ObjectState(ObjectStore& store, ObjectId id) noexcept : store_(store), id_(id) {
@@ -33,6 +62,14 @@ class ObjectState {
   ObjectState& operator=(const ObjectState&) = delete;
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // Adds a reference unless the object is already being destroyed.
+  bool try_add_ref() noexcept {
+    auto n = refs_.load(std::memory_order_relaxed);
+    while (n != 0) {
+      if (refs_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) return true;
+    }
+    return false;
+  }
   void release() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
@@ -41,9 +78,11 @@ class ObjectState {
   ObjectStore& store() const noexcept { return store_; }
   bool ready() const noexcept { return sealed_.load(std::memory_order_acquire); }
 
-  // Seal with a value or an error. Exactly once.
-  void seal(PayloadBuffer payload) noexcept {
+  // Seal with a value or an error. Exactly once. `nested` are the objects
+  // whose refs the payload contains: they live as long as this one.
+  void seal(PayloadBuffer payload, std::vector<ObjectHandle> nested = {}) noexcept {
     payload_ = std::move(payload);
+    nested_ = std::move(nested);
     publish();
   }
   void seal_error(std::exception_ptr error) noexcept {
@@ -85,8 +124,16 @@ class ObjectState {
   std::span<const std::byte> payload() const noexcept { return payload_.bytes(); }
   bool in_arena() const noexcept { return payload_.in_arena(); }
 
+  // Makes the object findable by id, for payloads that name it.
+  void mark_exported() noexcept {
+    if (!exported_.exchange(true, std::memory_order_acq_rel)) store_.add_exported(id_, this);
+  }
+
  private:
-  ~ObjectState() { store_.object_destroyed(); }
+  ~ObjectState() {
+    if (exported_.load(std::memory_order_acquire)) store_.remove_exported(id_);
+    store_.object_destroyed();
+  }
 
   void publish() noexcept {
     lock_.lock();
@@ -116,38 +163,17 @@ class ObjectState {
   ObjectStore& store_;
   ObjectId id_;
   ObjectWaiter* waiters_ = nullptr;
+  std::atomic<bool> exported_{false};
   PayloadBuffer payload_;
+  std::vector<ObjectHandle> nested_;
   std::exception_ptr error_;
 };
 
-// An owning, untyped pointer to an ObjectState.
-class ObjectHandle {
- public:
-  ObjectHandle() noexcept = default;
-  // Takes over one reference.
-  static ObjectHandle adopt(ObjectState* s) noexcept {
-    ObjectHandle h;
-    h.state_ = s;
-    return h;
-  }
-  ObjectHandle(const ObjectHandle& o) noexcept : state_(o.state_) {
-    if (state_) state_->add_ref();
-  }
-  ObjectHandle(ObjectHandle&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
-  ObjectHandle& operator=(ObjectHandle o) noexcept {
-    std::swap(state_, o.state_);
-    return *this;
-  }
-  ~ObjectHandle() {
-    if (state_) state_->release();
-  }
-
-  ObjectState* get() const noexcept { return state_; }
-  ObjectState* operator->() const noexcept { return state_; }
-  explicit operator bool() const noexcept { return state_ != nullptr; }
-
- private:
-  ObjectState* state_ = nullptr;
-};
+inline ObjectHandle::ObjectHandle(const ObjectHandle& o) noexcept : state_(o.state_) {
+  if (state_) state_->add_ref();
+}
+inline ObjectHandle::~ObjectHandle() {
+  if (state_) state_->release();
+}
 
 }  // namespace weft::detail

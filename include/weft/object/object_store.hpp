@@ -11,8 +11,10 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "weft/object/arena.hpp"
@@ -21,6 +23,9 @@
 namespace weft {
 
 class ObjectStore;
+namespace detail {
+class ObjectState;
+}
 
 // Owns the bytes of one payload, on the heap or in an arena block.
 class PayloadBuffer {
@@ -86,7 +91,17 @@ class ObjectStore {
   std::size_t capacity() const noexcept { return arena_.capacity(); }
   std::size_t arena_bytes_used() const noexcept { return arena_.used(); }
   // Objects (pending or sealed) that some reference still keeps alive.
-  std::size_t live_objects() const noexcept { return live_objects_.load(std::memory_order_acquire); }
+  std::size_t live_objects() const noexcept {
+    return live_objects_.load(std::memory_order_acquire);
+  }
+
+  // Objects whose ids were written into other payloads, findable by id so a
+  // reader can turn the id back into a ref. An object registers itself on
+  // its first export and leaves when it dies.
+  void add_exported(ObjectId id, detail::ObjectState* state);
+  void remove_exported(ObjectId id) noexcept;
+  // The exported object `id` with one new reference, or nullptr if it is gone.
+  detail::ObjectState* acquire_exported(ObjectId id);
 
   // Bookkeeping for ObjectState's lifetime.
   void object_created() noexcept { live_objects_.fetch_add(1, std::memory_order_relaxed); }
@@ -97,6 +112,8 @@ class ObjectStore {
   ObjectStoreOptions options_;
   Arena arena_;
   std::atomic<std::uint64_t> next_sequence_{1};
+  std::mutex exported_mutex_;
+  std::unordered_map<ObjectId, detail::ObjectState*> exported_;
   alignas(64) std::atomic<std::size_t> live_objects_{0};
 };
 

@@ -33,8 +33,8 @@ inline constexpr std::size_t payload_alignment = 64;
 template <typename T>
 struct RawPayload : std::false_type {};
 template <typename E, typename A>
-  requires(std::is_arithmetic_v<E> && !std::is_same_v<E, bool>)
-struct RawPayload<std::vector<E, A>> : std::true_type {
+requires(std::is_arithmetic_v<E> && !std::is_same_v<E, bool>) struct RawPayload<std::vector<E, A>>
+    : std::true_type {
   using element_type = E;
 };
 
@@ -71,7 +71,8 @@ void write_payload(std::span<std::byte> out, const T& v) {
 inline PayloadHeader read_payload_header(std::span<const std::byte> payload) {
   PayloadHeader h;
   if (payload.size() < sizeof h) {
-    throw DecodeError(fmt::format("payload of {} bytes is shorter than its header", payload.size()));
+    throw DecodeError(
+        fmt::format("payload of {} bytes is shorter than its header", payload.size()));
   }
   std::memcpy(&h, payload.data(), sizeof h);
   if (h.body_offset < sizeof h || h.body_offset > payload.size()) {
@@ -108,9 +109,8 @@ T read_payload(std::span<const std::byte> payload, std::string_view what) {
     ByteReader in(body);
     T v = Codec<T>::decode(in);
     if (in.remaining() != 0) {
-      throw DecodeError(
-          fmt::format("{}: {} bytes left over after decoding `{}`", what, in.remaining(),
-                      type_name<T>()));
+      throw DecodeError(fmt::format("{}: {} bytes left over after decoding `{}`", what,
+                                    in.remaining(), type_name<T>()));
     }
     return v;
   }

@@ -30,10 +30,13 @@ inline ObjectHandle make_pending_object(ObjectStore& store) {
 template <typename T>
 void seal_with_value(ObjectState& state, const T& value) noexcept {
   try {
-    PayloadBuffer buf =
-        state.store().allocate(payload_size(value), describe_object(state));
-    write_payload(buf.bytes(), value);
-    state.seal(std::move(buf));
+    PayloadBuffer buf = state.store().allocate(payload_size(value), describe_object(state));
+    std::vector<ObjectHandle> nested;
+    {
+      NestedRefScope collect(nested);
+      write_payload(buf.bytes(), value);
+    }
+    state.seal(std::move(buf), std::move(nested));
   } catch (...) {
     state.seal_error(std::current_exception());
   }
@@ -58,8 +61,12 @@ ObjectRef<std::decay_t<T>> put(ObjectStore& store, const T& value) {
   using V = std::decay_t<T>;
   auto h = detail::ObjectHandle::adopt(new detail::ObjectState(store, store.next_id()));
   PayloadBuffer buf = store.allocate(payload_size<V>(value), detail::describe_object(*h.get()));
-  write_payload<V>(buf.bytes(), value);
-  h->seal(std::move(buf));
+  std::vector<detail::ObjectHandle> nested;
+  {
+    detail::NestedRefScope collect(nested);
+    write_payload<V>(buf.bytes(), value);
+  }
+  h->seal(std::move(buf), std::move(nested));
   return ObjectRef<V>(std::move(h));
 }
 
@@ -98,8 +105,7 @@ T get(const ObjectRef<T>& ref, std::chrono::duration<Rep, Period> timeout) {
   if (!s->ready()) {
     detail::check_not_on_executor("weft::get");
     detail::BlockingWaiter w;
-    if (s->add_waiter(&w) &&
-        !w.event.wait_until(std::chrono::steady_clock::now() + timeout)) {
+    if (s->add_waiter(&w) && !w.event.wait_until(std::chrono::steady_clock::now() + timeout)) {
       if (s->remove_waiter(&w)) {
         throw TimeoutError("weft::get: " + detail::describe_object(*s) + " not ready after " +
                            std::to_string(std::chrono::duration<double>(timeout).count()) + " s");

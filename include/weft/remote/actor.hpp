@@ -88,12 +88,12 @@ Task<ActorHandle<T>> spawn_actor(Runtime& rt, ActorOptions options,
   std::exception_ptr failure;
   try {
     auto args = read_payload<Args>(encoded_args, "actor constructor arguments");
-    record->set_instance(std::apply([](auto&&... a) { return new T(std::move(a)...); },
-                                    std::move(args)),
-                         [](void* p) { delete static_cast<T*>(p); });
+    record->set_instance(
+        std::apply([](auto&&... a) { return new T(std::move(a)...); }, std::move(args)),
+        [](void* p) { delete static_cast<T*>(p); });
   } catch (...) {
-    failure = as_task_error(std::current_exception(), std::string(RemoteActor<T>::name) + "::" +
-                                                          std::string(RemoteActor<T>::name));
+    failure = as_task_error(std::current_exception(), std::string(RemoteActor<T>::name) +
+                                                          "::" + std::string(RemoteActor<T>::name));
     record->kill();
   }
   if (caller != nullptr) co_await resume_on(*caller);

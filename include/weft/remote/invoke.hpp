@@ -118,15 +118,16 @@ void encode_arguments(TypeList<P...>, TaskSpec& spec, const A&... args) {
   SizeCounter counter;
   (encode_argument<P>(counter, args), ...);
   SpanWriter writer(spec.args.resize(counter.size()));
-  (encode_argument<P>(writer, args), ...);
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (collect_ref<P>(spec, args, I), ...);
-  }(std::index_sequence_for<P...>{});
+  {
+    NestedRefScope collect(spec.nested_refs);
+    (encode_argument<P>(writer, args), ...);
+  }
+  [&]<std::size_t... I>(std::index_sequence<I...>) { (collect_ref<P>(spec, args, I), ...); }
+  (std::index_sequence_for<P...>{});
 }
 
 template <typename DP>
-DP decode_argument(const TaskSpec& spec, ByteReader& in, std::size_t& next_ref,
-                   std::size_t index) {
+DP decode_argument(const TaskSpec& spec, ByteReader& in, std::size_t& next_ref, std::size_t index) {
   if constexpr (IsObjectRef<DP>::value) {
     return DP(spec.refs[next_ref++]);
   } else {

@@ -68,13 +68,13 @@ constexpr int method_index() {
         }(),
         ...);
     return index;
-  }(static_cast<typename RemoteActor<T>::methods*>(nullptr));
+  }
+  (static_cast<typename RemoteActor<T>::methods*>(nullptr));
 }
 
 template <typename T>
 const std::string& method_name(int index) {
-  static const std::vector<std::string> names =
-      split_method_names(RemoteActor<T>::method_list);
+  static const std::vector<std::string> names = split_method_names(RemoteActor<T>::method_list);
   return names[static_cast<std::size_t>(index)];
 }
 
@@ -85,7 +85,8 @@ bool register_actor() {
   []<auto... Ms>(const std::vector<std::string>& n, MethodList<Ms...>*) {
     std::size_t i = 0;
     (register_remote(n[i++], std::string(type_name<decltype(Ms)>())), ...);
-  }(names, static_cast<typename RemoteActor<T>::methods*>(nullptr));
+  }
+  (names, static_cast<typename RemoteActor<T>::methods*>(nullptr));
   return true;
 }
 
@@ -95,23 +96,23 @@ bool register_actor() {
 #define WEFT_DETAIL_CAT(a, b) WEFT_DETAIL_CAT2(a, b)
 
 // Registers a free function so it can be submitted as a task.
-#define WEFT_REMOTE(fn)                                                                        \
-  template <>                                                                                  \
-  struct weft::detail::RemoteFunction<&fn> {                                                   \
-    static constexpr bool registered = true;                                                   \
-    static constexpr std::string_view name = #fn;                                              \
-  };                                                                                           \
+#define WEFT_REMOTE(fn)                                                                      \
+  template <>                                                                                \
+  struct weft::detail::RemoteFunction<&fn> {                                                 \
+    static constexpr bool registered = true;                                                 \
+    static constexpr std::string_view name = #fn;                                            \
+  };                                                                                         \
   [[maybe_unused]] static const bool WEFT_DETAIL_CAT(weft_remote_registered_, __COUNTER__) = \
       ::weft::detail::register_remote(#fn, std::string(::weft::type_name<decltype(&fn)>()))
 
 // Registers a class as an actor with the methods callers may invoke.
-#define WEFT_ACTOR(Class, ...)                                                                   \
-  template <>                                                                                    \
-  struct weft::detail::RemoteActor<Class> {                                                      \
-    static constexpr bool registered = true;                                                     \
-    static constexpr std::string_view name = #Class;                                             \
-    static constexpr std::string_view method_list = #__VA_ARGS__;                                \
-    using methods = ::weft::detail::MethodList<__VA_ARGS__>;                                     \
-  };                                                                                             \
-  [[maybe_unused]] static const bool WEFT_DETAIL_CAT(weft_actor_registered_, __COUNTER__) =     \
+#define WEFT_ACTOR(Class, ...)                                                              \
+  template <>                                                                               \
+  struct weft::detail::RemoteActor<Class> {                                                 \
+    static constexpr bool registered = true;                                                \
+    static constexpr std::string_view name = #Class;                                        \
+    static constexpr std::string_view method_list = #__VA_ARGS__;                           \
+    using methods = ::weft::detail::MethodList<__VA_ARGS__>;                                \
+  };                                                                                        \
+  [[maybe_unused]] static const bool WEFT_DETAIL_CAT(weft_actor_registered_, __COUNTER__) = \
       ::weft::detail::register_actor<Class>()

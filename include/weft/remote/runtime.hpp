@@ -31,8 +31,8 @@ class Runtime {
   // Places a new actor: checks its resources, makes its executor, and keeps
   // the name if it has one (throws if the name is taken). Any thread.
   virtual std::shared_ptr<detail::ActorRecord> place_actor(const ActorOptions& options,
-                                                            std::string_view class_name,
-                                                            const std::type_info& type) = 0;
+                                                           std::string_view class_name,
+                                                           const std::type_info& type) = 0;
   // The live actor registered under `name`, or nullptr.
   virtual std::shared_ptr<detail::ActorRecord> find_named_actor(const std::string& name) = 0;
   // Forgets a dead actor's name and returns its resources.

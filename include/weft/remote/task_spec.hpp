@@ -59,6 +59,7 @@ class TaskSpec {
   std::vector<ObjectHandle> refs;
   std::uint64_t ref_mask = 0;
   std::uint64_t wait_mask = 0;
+  std::vector<ObjectHandle> nested_refs;  // refs inside argument values
   ObjectHandle result;
   const TaskOptions* options = nullptr;  // points at owned_options or a shared default
   std::unique_ptr<TaskOptions> owned_options;

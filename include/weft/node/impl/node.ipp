@@ -64,8 +64,8 @@ Node::ThreadScope::~ThreadScope() {
 }
 
 std::shared_ptr<detail::ActorRecord> Node::place_actor(const ActorOptions& options,
-                                                        std::string_view class_name,
-                                                        const std::type_info&) {
+                                                       std::string_view class_name,
+                                                       const std::type_info&) {
   const std::string who = options.name.empty()
                               ? fmt::format("actor {}", class_name)
                               : fmt::format("actor {} '{}'", class_name, options.name);
@@ -131,9 +131,9 @@ void Node::reap_job(void* p) noexcept {
   if (serial == nullptr) {
     // A dedicated thread: run the destructor there; the executor drains
     // that job before its thread exits.
-    record->executor().post(Job{
-        [](void* r) noexcept { static_cast<detail::ActorRecord*>(r)->destroy_instance(); },
-        record});
+    record->executor().post(
+        Job{[](void* r) noexcept { static_cast<detail::ActorRecord*>(r)->destroy_instance(); },
+            record});
   }
   delete record;
   if (node.live_actors_.fetch_sub(1, std::memory_order_acq_rel) == 1) {

@@ -70,7 +70,8 @@ int run(int argc, char** argv, Driver driver) {
   }
   try {
     Node node(options);
-    std::fprintf(stderr, "weft: node %llx: %u executor threads, reactor on %s, object store %.1f GiB\n",
+    std::fprintf(stderr,
+                 "weft: node %llx: %u executor threads, reactor on %s, object store %.1f GiB\n",
                  static_cast<unsigned long long>(node.id()),
                  static_cast<ThreadPool&>(node.executor()).size(), Reactor::backend_name(),
                  static_cast<double>(node.store().capacity()) / (1 << 30));

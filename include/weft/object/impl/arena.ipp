@@ -41,7 +41,8 @@ Arena::Arena(std::size_t capacity, const std::string& name)
   if (p == MAP_FAILED) {
     int err = errno;
     close(fd_);
-    throw Error(fmt::format("object store: cannot map {} bytes: {}", capacity_, std::strerror(err)));
+    throw Error(
+        fmt::format("object store: cannot map {} bytes: {}", capacity_, std::strerror(err)));
   }
   base_ = static_cast<std::byte*>(p);
   if (capacity_ != 0) insert_free(0, capacity_);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "weft/error.hpp"
+#include "weft/object/object_state.hpp"
 #include "weft/object/object_store.hpp"
 
 namespace weft {
@@ -49,9 +50,9 @@ PayloadBuffer ObjectStore::allocate(std::size_t size, std::string_view what) {
     return PayloadBuffer(p, size, nullptr);
   }
   if (size > arena_.capacity()) {
-    throw ObjectStoreFullError(fmt::format(
-        "{} of {} does not fit the {} object store; raise the store capacity", what,
-        human_bytes(size), human_bytes(arena_.capacity())));
+    throw ObjectStoreFullError(
+        fmt::format("{} of {} does not fit the {} object store; raise the store capacity", what,
+                    human_bytes(size), human_bytes(arena_.capacity())));
   }
   auto offset = arena_.allocate(size);
   if (!offset) {
@@ -62,6 +63,23 @@ PayloadBuffer ObjectStore::allocate(std::size_t size, std::string_view what) {
         human_bytes(arena_.largest_free_block())));
   }
   return PayloadBuffer(arena_.base() + *offset, size, &arena_);
+}
+
+void ObjectStore::add_exported(ObjectId id, detail::ObjectState* state) {
+  std::lock_guard lock(exported_mutex_);
+  exported_.emplace(id, state);
+}
+
+void ObjectStore::remove_exported(ObjectId id) noexcept {
+  std::lock_guard lock(exported_mutex_);
+  exported_.erase(id);
+}
+
+detail::ObjectState* ObjectStore::acquire_exported(ObjectId id) {
+  std::lock_guard lock(exported_mutex_);
+  auto it = exported_.find(id);
+  if (it == exported_.end() || !it->second->try_add_ref()) return nullptr;
+  return it->second;
 }
 
 }  // namespace weft

@@ -8,8 +8,8 @@
 
 namespace weft::detail {
 
-ActorRecord::ActorRecord(Runtime& runtime, std::unique_ptr<Executor> executor,
-                         ActorOptions options, std::string class_name)
+ActorRecord::ActorRecord(Runtime& runtime, std::unique_ptr<Executor> executor, ActorOptions options,
+                         std::string class_name)
     : runtime_(runtime),
       executor_(std::move(executor)),
       options_(std::move(options)),
@@ -71,19 +71,19 @@ void ActorRecord::pump() noexcept {
 void ActorRecord::resume_pump_job(void* call) noexcept {
   // Runs where the last ref was sealed: hop onto the actor's executor.
   auto* c = static_cast<TaskSpec*>(call);
-  c->actor->executor_->post(Job{
-      [](void* p) noexcept {
-        auto* waiting = static_cast<TaskSpec*>(p);
-        ActorRecord& self = *waiting->actor;
-        // Put the waiting call back at the head, ahead of later arrivals.
-        JobQueue rest;
-        rest.push_back(Job{nullptr, waiting});
-        while (!self.backlog_.empty()) rest.push_back(self.backlog_.pop_front());
-        self.backlog_ = std::move(rest);
-        self.blocked_on_refs_ = false;
-        self.pump();
-      },
-      c});
+  c->actor->executor_->post(Job{[](void* p) noexcept {
+                                  auto* waiting = static_cast<TaskSpec*>(p);
+                                  ActorRecord& self = *waiting->actor;
+                                  // Put the waiting call back at the head, ahead of later arrivals.
+                                  JobQueue rest;
+                                  rest.push_back(Job{nullptr, waiting});
+                                  while (!self.backlog_.empty())
+                                    rest.push_back(self.backlog_.pop_front());
+                                  self.backlog_ = std::move(rest);
+                                  self.blocked_on_refs_ = false;
+                                  self.pump();
+                                },
+                                c});
 }
 
 void ActorRecord::call_complete(TaskSpec* call, std::exception_ptr error) noexcept {

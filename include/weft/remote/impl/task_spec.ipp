@@ -39,7 +39,8 @@ bool when_refs_sealed(const TaskSpec& spec, void (*ready)(void*) noexcept, void*
     if (!spec.refs[static_cast<std::size_t>(std::countr_zero(m))]->ready()) ++pending;
   }
   if (pending == 0) return true;
-  auto* g = new RefWaitGroup{{pending + 1}, ready, arg, std::make_unique<RefWaitGroup::Node[]>(pending)};
+  auto* g =
+      new RefWaitGroup{{pending + 1}, ready, arg, std::make_unique<RefWaitGroup::Node[]>(pending)};
   std::size_t i = 0;
   for (std::uint64_t m = spec.wait_mask; m != 0 && i < pending; m &= m - 1) {
     ObjectState* s = spec.refs[static_cast<std::size_t>(std::countr_zero(m))].get();
