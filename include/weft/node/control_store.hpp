@@ -1,0 +1,240 @@
+// ControlStore: the head node's state (DESIGN §8): node table with heartbeats
+// and failure detection, the cluster resource view, actor table, job table,
+// a small key-value store and placement groups; snapshotted to a file by the
+// embedded backend.
+//
+//   weft::ControlStore cs;
+//   auto head = cs.register_node({.host = "10.0.0.1", .port = 7000, .totals = {.cpu = 8}}, now);
+//   cs.heartbeat(head, load, now);
+//   for (auto dead : cs.detect_failures(now, 3s)) restart_actors(cs.actors_on_node(dead));
+//   auto pg = cs.create_placement_group(weft::PlacementStrategy::spread, {{.cpu = 2}, {.cpu = 2}});
+//
+// Pure and transport-free: time is passed in, nothing blocks or sleeps, and
+// every decision is deterministic, so tests drive it step by step. The types
+// mirror src/weft.capnp field for field so the RPC layer converts them
+// mechanically. Not synchronised: the head's reactor thread owns the store
+// and is the only thread that may call it.
+//
+// Reservations. The store keeps, per node, the sum of the placement group
+// bundles placed there. A node's heartbeat reports `available` as its totals
+// minus what work outside placement groups holds; work running inside a
+// bundle is charged to the bundle, not reported again. The published view
+// shows reported available minus the node's reservations (floored at 0), so
+// a bundle is counted exactly once, also before the node hears of it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weft/node/placement.hpp"
+#include "weft/object/byte_io.hpp"
+#include "weft/object/object_id.hpp"
+#include "weft/remote/options.hpp"
+
+namespace weft {
+
+// A node as it introduces itself (wire: NodeInfo).
+struct NodeInfo {
+  NodeId id = 0;  // 0 when joining for the first time; the store assigns it
+  std::string host;
+  std::uint16_t port = 0;
+  Resources totals;
+  std::uint64_t store_capacity = 0;
+  int pid = 0;
+};
+
+// What a node reports in each heartbeat (wire: NodeLoad). `available`
+// excludes work inside placement group bundles (see Reservations above).
+struct NodeLoad {
+  Resources available;
+  std::uint64_t store_used = 0;
+  std::uint64_t live_objects = 0;
+  std::uint64_t tasks_in_flight = 0;
+  std::uint64_t live_actors = 0;
+};
+
+// One node in the published view (wire: NodeView; last_heartbeat stays on the head).
+struct NodeView {
+  NodeInfo info;
+  NodeLoad load;  // load.available is after placement group reservations
+  bool alive = false;
+  std::chrono::steady_clock::time_point last_heartbeat{};
+};
+
+// The cluster as the head sees it (wire: ClusterView). Nodes are sorted by
+// id; dead nodes stay listed with alive = false.
+struct ClusterView {
+  std::uint64_t version = 0;
+  std::vector<NodeView> nodes;
+};
+
+enum class ActorState : std::uint8_t { alive, restarting, dead };
+
+// One actor (wire: ActorEntry, plus max_restarts, which the head needs to
+// decide on restarts).
+struct ActorEntry {
+  std::uint64_t actor_id = 0;  // 0 in register_actor: the store assigns one
+  std::string name;            // empty: anonymous
+  std::string class_name;
+  NodeId node = 0;
+  ActorState state = ActorState::alive;
+  int restarts = 0;
+  int max_restarts = 0;  // negative: restart without limit
+
+  // Whether a failure of its node should restart it elsewhere.
+  bool can_restart() const noexcept { return max_restarts < 0 || restarts < max_restarts; }
+};
+
+// One driver program (wire: Job).
+struct JobEntry {
+  std::uint64_t job_id = 0;
+  NodeId driver_node = 0;
+  std::int64_t started_ms = 0;  // wall-clock milliseconds since the epoch, as given
+  bool finished = false;
+};
+
+class ControlStore {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  ControlStore() = default;
+
+  // --- nodes ---------------------------------------------------------------
+
+  // Adds a node, alive, as of `now`, and returns its id. A new node
+  // (info.id == 0) gets the next id: 1 for the first, which is the head. A
+  // node that gives an id it had before (after its connection dropped, or a
+  // head restart from a snapshot) gets that id back and is alive again. Bumps
+  // the view version.
+  NodeId register_node(NodeInfo info, Clock::time_point now);
+
+  // Records a node's load as of `now`. Bumps the version when the published
+  // load changes. Returns false, changing nothing, for an unknown or dead node:
+  // it must register again.
+  bool heartbeat(NodeId node, const NodeLoad& load, Clock::time_point now);
+
+  // Marks dead every alive node whose last heartbeat (or registration) is
+  // more than `timeout` before `now`, and returns those, by id. Bumps the
+  // version when any died.
+  std::vector<NodeId> detect_failures(Clock::time_point now, Clock::duration timeout);
+
+  // Marks a node dead at once (its connection closed). Returns whether it was
+  // alive; bumps the version if so. Its actors and bundles stay recorded:
+  // see actors_on_node() and placement_groups_on_node().
+  bool mark_node_dead(NodeId node);
+
+  // The published view. Its version grows whenever anything in it changes
+  // (membership, liveness, a reported load, a reservation), and only then.
+  ClusterView view() const;
+  std::uint64_t version() const noexcept { return version_; }
+  std::optional<NodeView> node(NodeId id) const;
+
+  // Picks a node for one task or actor from the published view: see
+  // weft::pick_node (placement.hpp). Throws InfeasibleError when no alive
+  // node can ever take it; nullopt while none has room now.
+  std::optional<NodeId> pick_node(const Resources& demand, const SchedulingStrategy& strategy,
+                                  NodeId local);
+
+  // --- actors --------------------------------------------------------------
+
+  // Records an actor and returns its id (entry.actor_id, or a fresh one when
+  // 0). Throws UsageError when the name is held by an actor that is not dead,
+  // or when the id is already recorded.
+  std::uint64_t register_actor(ActorEntry entry);
+  // The actor that holds `name` (alive or restarting), if any.
+  std::optional<ActorEntry> lookup_actor(std::string_view name) const;
+  std::optional<ActorEntry> actor_by_id(std::uint64_t actor_id) const;
+  // Replaces the entry with the same actor_id (new node, state, restarts).
+  // Returns false for an unknown id; throws UsageError if the entry takes a
+  // name another live actor holds.
+  bool update_actor(const ActorEntry& entry);
+  // Sets the actor's state to dead, which frees its name. False if unknown.
+  bool mark_actor_dead(std::uint64_t actor_id);
+  // Actors on `node` that are not dead, by id: after the node dies, restart
+  // those whose can_restart() holds and mark the rest dead.
+  std::vector<ActorEntry> actors_on_node(NodeId node) const;
+  std::vector<ActorEntry> actors() const;
+
+  // --- jobs ----------------------------------------------------------------
+
+  // Records a driver starting on `driver_node`; ids start at 1.
+  std::uint64_t start_job(NodeId driver_node, std::int64_t started_ms);
+  // False for an unknown job.
+  bool finish_job(std::uint64_t job_id);
+  std::optional<JobEntry> job(std::uint64_t job_id) const;
+  std::vector<JobEntry> jobs() const;
+
+  // --- key-value -----------------------------------------------------------
+
+  // Values are bytes; std::string holds any.
+  void kv_put(std::string key, std::string value);
+  std::optional<std::string> kv_get(std::string_view key) const;
+  // Whether the key existed.
+  bool kv_erase(std::string_view key);
+  // Keys starting with `prefix`, sorted.
+  std::vector<std::string> kv_keys(std::string_view prefix = {}) const;
+
+  // --- placement groups ----------------------------------------------------
+
+  // Reserves every bundle against the published view (see weft::place_bundles)
+  // or none: on InfeasibleError (or UsageError) nothing is reserved. Bumps the
+  // version on success. Ids start at 1.
+  PlacementGroup create_placement_group(PlacementStrategy strategy,
+                                        const std::vector<Resources>& bundles);
+  // Frees the group's reservations. Returns false for an unknown id.
+  bool remove_placement_group(std::uint64_t group_id);
+  std::optional<PlacementGroup> placement_group(std::uint64_t group_id) const;
+  std::vector<PlacementGroup> placement_groups() const;
+  // Ids of the groups with a bundle on `node` (to reschedule after it dies).
+  std::vector<std::uint64_t> placement_groups_on_node(NodeId node) const;
+
+  // --- snapshots -----------------------------------------------------------
+
+  // Writes every table to `path` (a versioned binary format, written to a
+  // temporary file and renamed into place). Throws weft::Error on I/O failure.
+  void save_snapshot(const std::filesystem::path& path) const;
+  // Replaces this store's state with the snapshot at `path`. Nodes come back
+  // dead until they register again (with their old id); actors, jobs, KV
+  // and placement groups come back as saved. Returns false, changing
+  // nothing, when the file does not exist; throws DecodeError, changing
+  // nothing, when it is not a valid snapshot.
+  bool load_snapshot(const std::filesystem::path& path);
+
+ private:
+  struct NodeRecord {
+    NodeInfo info;
+    NodeLoad load;  // as reported
+    bool alive = false;
+    Clock::time_point last_heartbeat{};
+    ResourceSet reserved;  // placement group bundles placed here
+  };
+
+  NodeView view_of(const NodeRecord& r) const;
+  std::vector<PlacementCandidate> candidates() const;
+  void reserve(const PlacementGroup& g, bool add);
+  const ActorEntry* live_actor_named(std::string_view name) const;
+
+  template <typename W>
+  void encode(W& out) const;
+  void decode(ByteReader& in);
+
+  std::uint64_t version_ = 0;
+  NodeId next_node_id_ = 1;
+  std::uint64_t next_actor_id_ = 1;
+  std::uint64_t next_job_id_ = 1;
+  std::uint64_t next_group_id_ = 1;
+  NodeId spread_cursor_ = 0;
+  std::map<NodeId, NodeRecord> nodes_;
+  std::map<std::uint64_t, ActorEntry> actors_;
+  std::map<std::uint64_t, JobEntry> jobs_;
+  std::map<std::string, std::string, std::less<>> kv_;
+  std::map<std::uint64_t, PlacementGroup> groups_;
+};
+
+}  // namespace weft

@@ -1,0 +1,524 @@
+// ControlStore bodies; compiled once into libweft.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "weft/error.hpp"
+#include "weft/node/control_store.hpp"
+#include "weft/object/codec.hpp"
+
+namespace weft {
+
+namespace {
+
+bool same_resources(const Resources& a, const Resources& b) {
+  return ResourceSet(a) == ResourceSet(b);
+}
+
+bool same_load(const NodeLoad& a, const NodeLoad& b) {
+  return same_resources(a.available, b.available) && a.store_used == b.store_used &&
+         a.live_objects == b.live_objects && a.tasks_in_flight == b.tasks_in_flight &&
+         a.live_actors == b.live_actors;
+}
+
+// Before its first heartbeat a node is taken to be idle.
+NodeLoad idle_load(const NodeInfo& info) { return NodeLoad{.available = info.totals}; }
+
+}  // namespace
+
+// --- nodes -------------------------------------------------------------------
+
+NodeId ControlStore::register_node(NodeInfo info, Clock::time_point now) {
+  if (info.id == 0) info.id = next_node_id_;
+  next_node_id_ = std::max(next_node_id_, info.id + 1);
+  auto& r = nodes_[info.id];
+  r.load = idle_load(info);
+  r.info = std::move(info);
+  r.alive = true;
+  r.last_heartbeat = now;
+  ++version_;
+  return r.info.id;
+}
+
+bool ControlStore::heartbeat(NodeId node, const NodeLoad& load, Clock::time_point now) {
+  auto it = nodes_.find(node);
+  if (it == nodes_.end() || !it->second.alive) return false;
+  auto& r = it->second;
+  r.last_heartbeat = now;
+  if (!same_load(r.load, load)) {
+    r.load = load;
+    ++version_;
+  }
+  return true;
+}
+
+std::vector<NodeId> ControlStore::detect_failures(Clock::time_point now, Clock::duration timeout) {
+  std::vector<NodeId> died;
+  for (auto& [id, r] : nodes_) {
+    if (r.alive && now - r.last_heartbeat > timeout) {
+      r.alive = false;
+      died.push_back(id);
+    }
+  }
+  if (!died.empty()) ++version_;
+  return died;
+}
+
+bool ControlStore::mark_node_dead(NodeId node) {
+  auto it = nodes_.find(node);
+  if (it == nodes_.end() || !it->second.alive) return false;
+  it->second.alive = false;
+  ++version_;
+  return true;
+}
+
+NodeView ControlStore::view_of(const NodeRecord& r) const {
+  NodeView v{.info = r.info, .load = r.load, .alive = r.alive, .last_heartbeat = r.last_heartbeat};
+  v.load.available = (ResourceSet(r.load.available) - r.reserved).clamped().to_resources();
+  return v;
+}
+
+ClusterView ControlStore::view() const {
+  ClusterView v{.version = version_, .nodes = {}};
+  v.nodes.reserve(nodes_.size());
+  for (const auto& [id, r] : nodes_) v.nodes.push_back(view_of(r));
+  return v;
+}
+
+std::optional<NodeView> ControlStore::node(NodeId id) const {
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return std::nullopt;
+  return view_of(it->second);
+}
+
+std::vector<PlacementCandidate> ControlStore::candidates() const {
+  std::vector<PlacementCandidate> out;
+  for (const auto& [id, r] : nodes_) {
+    if (!r.alive) continue;
+    out.push_back({.id = id,
+                   .available = (ResourceSet(r.load.available) - r.reserved).clamped(),
+                   .total = ResourceSet(r.info.totals),
+                   .tasks_in_flight = r.load.tasks_in_flight});
+  }
+  return out;
+}
+
+std::optional<NodeId> ControlStore::pick_node(const Resources& demand,
+                                              const SchedulingStrategy& strategy, NodeId local) {
+  return weft::pick_node(ResourceSet(demand), strategy, local, candidates(), spread_cursor_);
+}
+
+// --- actors ------------------------------------------------------------------
+
+const ActorEntry* ControlStore::live_actor_named(std::string_view name) const {
+  if (name.empty()) return nullptr;
+  for (const auto& [id, a] : actors_) {
+    if (a.state != ActorState::dead && a.name == name) return &a;
+  }
+  return nullptr;
+}
+
+std::uint64_t ControlStore::register_actor(ActorEntry entry) {
+  if (entry.actor_id != 0 && actors_.contains(entry.actor_id)) {
+    throw UsageError(fmt::format("actor id {} is already registered", entry.actor_id));
+  }
+  if (entry.state != ActorState::dead) {
+    if (const auto* holder = live_actor_named(entry.name)) {
+      throw UsageError(fmt::format(
+          "an actor named '{}' already exists (actor {} of class {} on node {}); choose another "
+          "name, or get_actor('{}') to use the existing one",
+          entry.name, holder->actor_id, holder->class_name, holder->node, entry.name));
+    }
+  }
+  if (entry.actor_id == 0) entry.actor_id = next_actor_id_;
+  next_actor_id_ = std::max(next_actor_id_, entry.actor_id + 1);
+  const auto id = entry.actor_id;
+  actors_.emplace(id, std::move(entry));
+  return id;
+}
+
+std::optional<ActorEntry> ControlStore::lookup_actor(std::string_view name) const {
+  if (const auto* a = live_actor_named(name)) return *a;
+  return std::nullopt;
+}
+
+std::optional<ActorEntry> ControlStore::actor_by_id(std::uint64_t actor_id) const {
+  auto it = actors_.find(actor_id);
+  if (it == actors_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool ControlStore::update_actor(const ActorEntry& entry) {
+  auto it = actors_.find(entry.actor_id);
+  if (it == actors_.end()) return false;
+  if (entry.state != ActorState::dead) {
+    const auto* holder = live_actor_named(entry.name);
+    if (holder && holder->actor_id != entry.actor_id) {
+      throw UsageError(fmt::format("actor {} cannot take the name '{}': actor {} holds it",
+                                   entry.actor_id, entry.name, holder->actor_id));
+    }
+  }
+  it->second = entry;
+  return true;
+}
+
+bool ControlStore::mark_actor_dead(std::uint64_t actor_id) {
+  auto it = actors_.find(actor_id);
+  if (it == actors_.end()) return false;
+  it->second.state = ActorState::dead;
+  return true;
+}
+
+std::vector<ActorEntry> ControlStore::actors_on_node(NodeId node) const {
+  std::vector<ActorEntry> out;
+  for (const auto& [id, a] : actors_) {
+    if (a.node == node && a.state != ActorState::dead) out.push_back(a);
+  }
+  return out;
+}
+
+std::vector<ActorEntry> ControlStore::actors() const {
+  std::vector<ActorEntry> out;
+  for (const auto& [id, a] : actors_) out.push_back(a);
+  return out;
+}
+
+// --- jobs --------------------------------------------------------------------
+
+std::uint64_t ControlStore::start_job(NodeId driver_node, std::int64_t started_ms) {
+  const auto id = next_job_id_++;
+  jobs_.emplace(id, JobEntry{.job_id = id, .driver_node = driver_node, .started_ms = started_ms});
+  return id;
+}
+
+bool ControlStore::finish_job(std::uint64_t job_id) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return false;
+  it->second.finished = true;
+  return true;
+}
+
+std::optional<JobEntry> ControlStore::job(std::uint64_t job_id) const {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<JobEntry> ControlStore::jobs() const {
+  std::vector<JobEntry> out;
+  for (const auto& [id, j] : jobs_) out.push_back(j);
+  return out;
+}
+
+// --- key-value ---------------------------------------------------------------
+
+void ControlStore::kv_put(std::string key, std::string value) {
+  kv_.insert_or_assign(std::move(key), std::move(value));
+}
+
+std::optional<std::string> ControlStore::kv_get(std::string_view key) const {
+  auto it = kv_.find(key);
+  if (it == kv_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool ControlStore::kv_erase(std::string_view key) {
+  auto it = kv_.find(key);
+  if (it == kv_.end()) return false;
+  kv_.erase(it);
+  return true;
+}
+
+std::vector<std::string> ControlStore::kv_keys(std::string_view prefix) const {
+  std::vector<std::string> out;
+  for (auto it = kv_.lower_bound(prefix); it != kv_.end() && it->first.starts_with(prefix); ++it) {
+    out.push_back(it->first);
+  }
+  return out;
+}
+
+// --- placement groups --------------------------------------------------------
+
+void ControlStore::reserve(const PlacementGroup& g, bool add) {
+  for (std::size_t i = 0; i < g.bundles.size(); ++i) {
+    auto it = nodes_.find(g.bundle_nodes[i]);
+    if (it == nodes_.end()) continue;
+    if (add) {
+      it->second.reserved += ResourceSet(g.bundles[i]);
+    } else {
+      it->second.reserved -= ResourceSet(g.bundles[i]);
+    }
+  }
+}
+
+PlacementGroup ControlStore::create_placement_group(PlacementStrategy strategy,
+                                                    const std::vector<Resources>& bundles) {
+  std::vector<ResourceSet> sets(bundles.begin(), bundles.end());
+  const auto nodes = candidates();
+  PlacementGroup g{.id = 0,
+                   .strategy = strategy,
+                   .bundles = bundles,
+                   .bundle_nodes = place_bundles(strategy, sets, nodes)};
+  g.id = next_group_id_++;
+  reserve(g, true);
+  groups_.emplace(g.id, g);
+  ++version_;
+  return g;
+}
+
+bool ControlStore::remove_placement_group(std::uint64_t group_id) {
+  auto it = groups_.find(group_id);
+  if (it == groups_.end()) return false;
+  reserve(it->second, false);
+  groups_.erase(it);
+  ++version_;
+  return true;
+}
+
+std::optional<PlacementGroup> ControlStore::placement_group(std::uint64_t group_id) const {
+  auto it = groups_.find(group_id);
+  if (it == groups_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<PlacementGroup> ControlStore::placement_groups() const {
+  std::vector<PlacementGroup> out;
+  for (const auto& [id, g] : groups_) out.push_back(g);
+  return out;
+}
+
+std::vector<std::uint64_t> ControlStore::placement_groups_on_node(NodeId node) const {
+  std::vector<std::uint64_t> out;
+  for (const auto& [id, g] : groups_) {
+    if (std::find(g.bundle_nodes.begin(), g.bundle_nodes.end(), node) != g.bundle_nodes.end()) {
+      out.push_back(id);
+    }
+  }
+  return out;
+}
+
+// --- snapshots ---------------------------------------------------------------
+//
+// Layout: magic, format version, then the counters and every table, each
+// field through weft's codecs. A change of layout bumps the format version;
+// old snapshots are then refused with a clear error, not misread.
+
+namespace {
+
+constexpr std::uint64_t snapshot_magic = 0x31305343'54464557;  // "WEFTCS01" read little-endian
+constexpr std::uint32_t snapshot_format = 1;
+
+template <typename T, typename W>
+void snap_put(W& out, const T& v) {
+  Codec<T>::encode(out, v);
+}
+
+template <typename T>
+T snap_take(ByteReader& in) {
+  return Codec<T>::decode(in);
+}
+
+template <typename W>
+void put_resources(W& out, const Resources& r) {
+  snap_put(out, r.cpu);
+  snap_put(out, r.gpu);
+  snap_put(out, r.memory);
+  snap_put(out, r.custom);
+}
+
+Resources take_resources(ByteReader& in) {
+  Resources r;
+  r.cpu = snap_take<double>(in);
+  r.gpu = snap_take<double>(in);
+  r.memory = snap_take<double>(in);
+  r.custom = snap_take<std::map<std::string, double>>(in);
+  return r;
+}
+
+template <typename E>
+E take_enum(ByteReader& in, E last, const char* what) {
+  const auto raw = snap_take<std::underlying_type_t<E>>(in);
+  if (raw > static_cast<std::underlying_type_t<E>>(last)) {
+    throw DecodeError(fmt::format("snapshot holds an invalid {} ({})", what, raw));
+  }
+  return static_cast<E>(raw);
+}
+
+}  // namespace
+
+template <typename W>
+void ControlStore::encode(W& out) const {
+  snap_put(out, snapshot_magic);
+  snap_put(out, snapshot_format);
+  for (auto v : {version_, next_node_id_, next_actor_id_, next_job_id_, next_group_id_}) {
+    snap_put(out, v);
+  }
+  snap_put<std::uint64_t>(out, nodes_.size());
+  for (const auto& [id, r] : nodes_) {
+    snap_put(out, r.info.id);
+    snap_put(out, r.info.host);
+    snap_put(out, r.info.port);
+    put_resources(out, r.info.totals);
+    snap_put(out, r.info.store_capacity);
+    snap_put(out, r.info.pid);
+  }
+  snap_put<std::uint64_t>(out, actors_.size());
+  for (const auto& [id, a] : actors_) {
+    snap_put(out, a.actor_id);
+    snap_put(out, a.name);
+    snap_put(out, a.class_name);
+    snap_put(out, a.node);
+    snap_put(out, a.state);
+    snap_put(out, a.restarts);
+    snap_put(out, a.max_restarts);
+  }
+  snap_put<std::uint64_t>(out, jobs_.size());
+  for (const auto& [id, j] : jobs_) {
+    snap_put(out, j.job_id);
+    snap_put(out, j.driver_node);
+    snap_put(out, j.started_ms);
+    snap_put<std::uint8_t>(out, j.finished ? 1 : 0);
+  }
+  snap_put<std::uint64_t>(out, kv_.size());
+  for (const auto& [key, value] : kv_) {
+    snap_put(out, key);
+    snap_put(out, value);
+  }
+  snap_put<std::uint64_t>(out, groups_.size());
+  for (const auto& [id, g] : groups_) {
+    snap_put(out, g.id);
+    snap_put(out, g.strategy);
+    snap_put<std::uint64_t>(out, g.bundles.size());
+    for (const auto& b : g.bundles) put_resources(out, b);
+    snap_put(out, g.bundle_nodes);
+  }
+}
+
+void ControlStore::decode(ByteReader& in) {
+  if (snap_take<std::uint64_t>(in) != snapshot_magic) {
+    throw DecodeError("not a weft control store snapshot (bad magic number)");
+  }
+  if (const auto format = snap_take<std::uint32_t>(in); format != snapshot_format) {
+    throw DecodeError(fmt::format(
+        "control store snapshot has format {}, this build reads format {}; start the head "
+        "without it or with the weft version that wrote it",
+        format, snapshot_format));
+  }
+  // The restored view differs from the saved one (every node is dead), so
+  // it gets a version of its own.
+  version_ = snap_take<std::uint64_t>(in) + 1;
+  next_node_id_ = snap_take<std::uint64_t>(in);
+  next_actor_id_ = snap_take<std::uint64_t>(in);
+  next_job_id_ = snap_take<std::uint64_t>(in);
+  next_group_id_ = snap_take<std::uint64_t>(in);
+
+  for (auto n = in.read_length(1); n > 0; --n) {
+    NodeInfo info;
+    info.id = snap_take<NodeId>(in);
+    info.host = snap_take<std::string>(in);
+    info.port = snap_take<std::uint16_t>(in);
+    info.totals = take_resources(in);
+    info.store_capacity = snap_take<std::uint64_t>(in);
+    info.pid = snap_take<int>(in);
+    auto& r = nodes_[info.id];
+    r.load = idle_load(info);
+    r.info = std::move(info);
+    r.alive = false;
+  }
+  for (auto n = in.read_length(1); n > 0; --n) {
+    ActorEntry a;
+    a.actor_id = snap_take<std::uint64_t>(in);
+    a.name = snap_take<std::string>(in);
+    a.class_name = snap_take<std::string>(in);
+    a.node = snap_take<NodeId>(in);
+    a.state = take_enum(in, ActorState::dead, "actor state");
+    a.restarts = snap_take<int>(in);
+    a.max_restarts = snap_take<int>(in);
+    actors_[a.actor_id] = std::move(a);
+  }
+  for (auto n = in.read_length(1); n > 0; --n) {
+    JobEntry j;
+    j.job_id = snap_take<std::uint64_t>(in);
+    j.driver_node = snap_take<NodeId>(in);
+    j.started_ms = snap_take<std::int64_t>(in);
+    j.finished = snap_take<std::uint8_t>(in) != 0;
+    jobs_[j.job_id] = j;
+  }
+  for (auto n = in.read_length(1); n > 0; --n) {
+    auto key = snap_take<std::string>(in);
+    kv_[std::move(key)] = snap_take<std::string>(in);
+  }
+  for (auto n = in.read_length(1); n > 0; --n) {
+    PlacementGroup g;
+    g.id = snap_take<std::uint64_t>(in);
+    g.strategy = take_enum(in, PlacementStrategy::strict_spread, "placement strategy");
+    for (auto b = in.read_length(1); b > 0; --b) g.bundles.push_back(take_resources(in));
+    g.bundle_nodes = snap_take<std::vector<NodeId>>(in);
+    if (g.bundle_nodes.size() != g.bundles.size()) {
+      throw DecodeError(fmt::format("snapshot's placement group {} has {} bundles but {} nodes",
+                                    g.id, g.bundles.size(), g.bundle_nodes.size()));
+    }
+    reserve(g, true);
+    groups_[g.id] = std::move(g);
+  }
+  if (in.remaining() != 0) {
+    throw DecodeError(
+        fmt::format("control store snapshot has {} unexpected trailing bytes", in.remaining()));
+  }
+}
+
+void ControlStore::save_snapshot(const std::filesystem::path& path) const {
+  SizeCounter counter;
+  encode(counter);
+  std::vector<std::byte> bytes(counter.size());
+  SpanWriter writer(bytes);
+  encode(writer);
+
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+    f.flush();
+    if (!f) {
+      throw Error(fmt::format("could not write control store snapshot {}: {}", tmp.string(),
+                              std::strerror(errno)));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    throw Error(fmt::format("could not move control store snapshot {} to {}: {}", tmp.string(),
+                            path.string(), ec.message()));
+  }
+}
+
+bool ControlStore::load_snapshot(const std::filesystem::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    if (!std::filesystem::exists(path)) return false;
+    throw Error(fmt::format("could not open control store snapshot {}: {}", path.string(),
+                            std::strerror(errno)));
+  }
+  std::vector<char> chars{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  if (f.bad()) {
+    throw Error(fmt::format("could not read control store snapshot {}", path.string()));
+  }
+  ByteReader in(std::as_bytes(std::span<const char>(chars)));
+  ControlStore restored;
+  try {
+    restored.decode(in);
+  } catch (const DecodeError& e) {
+    throw DecodeError(fmt::format("control store snapshot {}: {}", path.string(), e.what()));
+  }
+  *this = std::move(restored);
+  return true;
+}
+
+}  // namespace weft
