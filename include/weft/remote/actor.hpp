@@ -48,7 +48,7 @@ class ActorHandle {
     auto spec = std::make_unique<detail::TaskSpec>();
     spec->function_id = id;
     spec->name = detail::method_name<T>(index);
-    spec->execute = &execute<M>;
+    spec->execute = &detail::execute_method<T, M>;
     detail::encode_arguments(typename detail::CallableTraits<decltype(M)>::params{}, *spec,
                              args...);
     spec->options = &detail::default_task_options;
@@ -65,32 +65,40 @@ class ActorHandle {
   const std::shared_ptr<detail::ActorRecord>& record() const noexcept { return record_; }
 
  private:
-  template <auto M>
-  static void execute(detail::TaskSpec* spec) noexcept {
-    auto* self = static_cast<T*>(spec->actor->instance());
-    detail::run_body<detail::CallableTraits<decltype(M)>>(
-        spec, [self](auto&&... a) -> decltype(auto) {
-          return (self->*M)(std::forward<decltype(a)>(a)...);
-        });
-  }
-
   std::shared_ptr<detail::ActorRecord> record_;
 };
 
 namespace detail {
 
 template <typename T, typename Args>
+void construct_actor(ActorRecord& record, std::span<const std::byte> encoded) {
+  auto args = read_payload<Args>(encoded, "actor constructor arguments");
+  record.set_instance(
+      std::apply([](auto&&... a) { return new T(std::move(a)...); }, std::move(args)),
+      [](void* p) { delete static_cast<T*>(p); });
+}
+
+// Every spawn<T>(A...) in the program registers the constructor it uses, so
+// any node running this binary can build the actor from its encoded arguments.
+template <typename T, typename Args>
+struct ConstructorRegistration {
+  static std::string name() {
+    return std::string(RemoteActor<T>::name) + "(" + std::string(type_name<Args>()) + ")";
+  }
+  static inline const bool registered =
+      register_remote({name(), std::string(type_name<Args>()), nullptr, &construct_actor<T, Args>});
+};
+
+template <typename T, typename Args>
 Task<ActorHandle<T>> spawn_actor(Runtime& rt, ActorOptions options,
                                  std::vector<std::byte> encoded_args) {
+  [[maybe_unused]] static const bool registered = ConstructorRegistration<T, Args>::registered;
   auto record = rt.place_actor(options, RemoteActor<T>::name, typeid(T));
   Executor* caller = current_executor();
   co_await resume_on(record->executor());
   std::exception_ptr failure;
   try {
-    auto args = read_payload<Args>(encoded_args, "actor constructor arguments");
-    record->set_instance(
-        std::apply([](auto&&... a) { return new T(std::move(a)...); }, std::move(args)),
-        [](void* p) { delete static_cast<T*>(p); });
+    construct_actor<T, Args>(*record, encoded_args);
   } catch (...) {
     failure = as_task_error(std::current_exception(), std::string(RemoteActor<T>::name) +
                                                           "::" + std::string(RemoteActor<T>::name));

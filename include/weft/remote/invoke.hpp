@@ -19,6 +19,7 @@
 #include "weft/object/object_ref.hpp"
 #include "weft/object/payload.hpp"
 #include "weft/object/put_get.hpp"
+#include "weft/remote/actor_record.hpp"
 #include "weft/remote/task_spec.hpp"
 
 namespace weft::detail {
@@ -203,6 +204,14 @@ template <auto Fn>
 void execute_function(TaskSpec* spec) noexcept {
   run_body<CallableTraits<decltype(Fn)>>(
       spec, [](auto&&... a) -> decltype(auto) { return Fn(std::forward<decltype(a)>(a)...); });
+}
+
+template <typename T, auto M>
+void execute_method(TaskSpec* spec) noexcept {
+  auto* self = static_cast<T*>(spec->actor->instance());
+  run_body<CallableTraits<decltype(M)>>(spec, [self](auto&&... a) -> decltype(auto) {
+    return (self->*M)(std::forward<decltype(a)>(a)...);
+  });
 }
 
 // Wraps a failure from inside a task as the TaskError its awaiters see.

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "weft/object/type_fingerprint.hpp"
+#include "weft/remote/invoke.hpp"
 
 namespace weft::detail {
 
@@ -35,13 +36,21 @@ struct RemoteActor {
   static constexpr bool registered = false;
 };
 
+// Builds an actor instance from encoded constructor arguments.
+using ConstructFn = void (*)(ActorRecord& record, std::span<const std::byte> args);
+
 struct RegistryEntry {
-  std::string name;       // "partial_pi", "Counter", "Counter::add"
-  std::string signature;  // the C++ type, so a different build is told apart
+  std::string name;                 // "partial_pi", "Counter", "Counter::add", "Counter(int)"
+  std::string signature;            // the C++ type, so a different build is told apart
+  ExecuteFn execute = nullptr;      // functions and methods
+  ConstructFn construct = nullptr;  // constructors
 };
 
-// Adds an entry; returns true so it can initialise a static. Thread-safe.
-bool register_remote(std::string name, std::string signature);
+// Adds an entry, keyed by fnv1a64(name); returns true so it can initialise a
+// static. Thread-safe. Two names with one hash abort the program at start-up.
+bool register_remote(RegistryEntry entry);
+// The entry registered under fnv1a64(name), or nullptr.
+const RegistryEntry* find_registered(std::uint64_t id);
 // Every registered entry, sorted by name.
 std::vector<RegistryEntry> registry_entries();
 // A hash over every entry: equal on two nodes iff they registered the same code.
@@ -78,15 +87,18 @@ const std::string& method_name(int index) {
   return names[static_cast<std::size_t>(index)];
 }
 
+template <typename T, auto... Ms>
+void register_methods(MethodList<Ms...>*) {
+  const auto names = split_method_names(RemoteActor<T>::method_list);
+  std::size_t i = 0;
+  (register_remote({names[i++], std::string(type_name<decltype(Ms)>()), &execute_method<T, Ms>}),
+   ...);
+}
+
 template <typename T>
 bool register_actor() {
-  register_remote(std::string(RemoteActor<T>::name), std::string(type_name<T>()));
-  const auto names = split_method_names(RemoteActor<T>::method_list);
-  []<auto... Ms>(const std::vector<std::string>& n, MethodList<Ms...>*) {
-    std::size_t i = 0;
-    (register_remote(n[i++], std::string(type_name<decltype(Ms)>())), ...);
-  }
-  (names, static_cast<typename RemoteActor<T>::methods*>(nullptr));
+  register_remote({std::string(RemoteActor<T>::name), std::string(type_name<T>())});
+  register_methods<T>(static_cast<typename RemoteActor<T>::methods*>(nullptr));
   return true;
 }
 
@@ -103,7 +115,8 @@ bool register_actor() {
     static constexpr std::string_view name = #fn;                                            \
   };                                                                                         \
   [[maybe_unused]] static const bool WEFT_DETAIL_CAT(weft_remote_registered_, __COUNTER__) = \
-      ::weft::detail::register_remote(#fn, std::string(::weft::type_name<decltype(&fn)>()))
+      ::weft::detail::register_remote({#fn, std::string(::weft::type_name<decltype(&fn)>()), \
+                                       &::weft::detail::execute_function<&fn>})
 
 // Registers a class as an actor with the methods callers may invoke.
 #define WEFT_ACTOR(Class, ...)                                                              \

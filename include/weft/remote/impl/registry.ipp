@@ -1,6 +1,8 @@
 // The process's table of registered functions and actors; compiled once into libweft.
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 
@@ -11,7 +13,7 @@ namespace weft::detail {
 namespace {
 struct Registry {
   std::mutex mutex;
-  std::map<std::string, std::string> entries;  // name -> signature
+  std::map<std::uint64_t, RegistryEntry> entries;  // fnv1a64(name) -> entry
 };
 Registry& registry() {
   static Registry r;
@@ -19,19 +21,36 @@ Registry& registry() {
 }
 }  // namespace
 
-bool register_remote(std::string name, std::string signature) {
+bool register_remote(RegistryEntry entry) {
   auto& r = registry();
   std::lock_guard lock(r.mutex);
-  r.entries.insert_or_assign(std::move(name), std::move(signature));
+  const std::uint64_t id = fnv1a64(entry.name);
+  auto [it, inserted] = r.entries.emplace(id, entry);
+  if (!inserted && it->second.name != entry.name) {
+    std::fprintf(stderr, "weft: '%s' and '%s' hash to the same id; rename one\n",
+                 it->second.name.c_str(), entry.name.c_str());
+    std::abort();
+  }
   return true;
+}
+
+const RegistryEntry* find_registered(std::uint64_t id) {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  auto it = r.entries.find(id);
+  return it == r.entries.end() ? nullptr : &it->second;
 }
 
 std::vector<RegistryEntry> registry_entries() {
   auto& r = registry();
-  std::lock_guard lock(r.mutex);
   std::vector<RegistryEntry> out;
-  out.reserve(r.entries.size());
-  for (const auto& [name, sig] : r.entries) out.push_back({name, sig});
+  {
+    std::lock_guard lock(r.mutex);
+    out.reserve(r.entries.size());
+    for (const auto& [id, entry] : r.entries) out.push_back(entry);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const RegistryEntry& a, const RegistryEntry& b) { return a.name < b.name; });
   return out;
 }
 

@@ -1,0 +1,228 @@
+# Every message between weft nodes, and between nodes and the head (DESIGN §7).
+#
+# Each connection's bootstrap capability is a Gate: a peer proves it belongs
+# to the cluster (protocol version, cluster token, build fingerprint) and only
+# then receives the Peer and Head capabilities it may use. A Gate that refuses
+# throws with a message naming what differs; the connection is then dropped.
+@0xa9c42bef1d4175a5;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("weft::wire");
+
+const protocolVersion :UInt32 = 1;
+
+struct ObjectId {
+  owner @0 :UInt64;      # node that created the ref and counts its references
+  sequence @1 :UInt64;
+}
+
+struct Address {
+  host @0 :Text;
+  port @1 :UInt16;
+}
+
+struct Resource {
+  name @0 :Text;
+  milli @1 :Int64;       # thousandths, so fractional requests add up exactly
+}
+
+struct NodeAffinity {
+  node @0 :UInt64;
+  soft @1 :Bool;
+}
+
+struct TaskOptions {
+  resources @0 :List(Resource);
+  maxRetries @1 :Int32;
+  retryExceptions @2 :Bool;
+  strategy :union {
+    hybrid @3 :Void;
+    spread @4 :Void;
+    nodeAffinity @5 :NodeAffinity;
+  }
+  name @6 :Text;
+  placementGroup @7 :UInt64;   # 0: none
+  bundleIndex @8 :Int32;       # -1: any bundle of the group
+}
+
+# An ObjectRef argument. Small sealed values travel inline so the executing
+# node needs no second round trip; otherwise `locations` says where to pull.
+struct RefArg {
+  id @0 :ObjectId;
+  inline @1 :Data;             # the payload, when small and already sealed
+  locations @2 :List(UInt64);  # nodes holding a copy
+}
+
+struct TaskSpec {
+  functionId @0 :UInt64;
+  name @1 :Text;
+  args @2 :Data;               # values encoded with weft's codecs
+  refs @3 :List(RefArg);       # ObjectRef arguments, in parameter order
+  refMask @4 :UInt64;          # bit i: argument i is a ref
+  waitMask @5 :UInt64;         # bit j: refs[j] must be sealed before running
+  nestedRefs @6 :List(RefArg); # refs inside argument values
+  result @7 :ObjectId;
+  options @8 :TaskOptions;
+  attempt @9 :UInt32;
+  actor @10 :UInt64;           # 0 for a task; the actor's id for a call
+}
+
+enum ErrorKind {
+  task @0;          # an exception thrown by user code
+  actorDied @1;
+  infeasible @2;
+  ownerDied @3;
+  objectLost @4;
+  typeMismatch @5;
+  storeFull @6;
+  nodeDied @7;
+}
+
+struct Failure {
+  kind @0 :ErrorKind;
+  typeName @1 :Text;
+  message @2 :Text;
+  taskName @3 :Text;
+}
+
+struct TaskResult {
+  id @0 :ObjectId;
+  union {
+    value @1 :Data;            # the sealed payload, when small
+    storedAt @2 :UInt64;       # the node holding the payload, when large
+    failure @3 :Failure;
+  }
+  size @4 :UInt64;
+  nestedRefs @5 :List(RefArg);
+}
+
+struct ActorSpec {
+  actorId @0 :UInt64;
+  className @1 :Text;
+  constructorId @2 :UInt64;    # registry id of the constructor taking `args`
+  args @3 :Data;
+  name @4 :Text;
+  resources @5 :List(Resource);
+  maxConcurrency @6 :Int32;
+  dedicatedThread @7 :Bool;
+  maxRestarts @8 :Int32;
+  owner @9 :UInt64;
+}
+
+struct ActorEntry {
+  actorId @0 :UInt64;
+  name @1 :Text;
+  className @2 :Text;
+  node @3 :UInt64;
+  state @4 :ActorState;
+  restarts @5 :Int32;
+}
+
+enum ActorState {
+  alive @0;
+  restarting @1;
+  dead @2;
+}
+
+struct NodeInfo {
+  nodeId @0 :UInt64;
+  address @1 :Address;
+  resources @2 :List(Resource);   # totals
+  storeCapacity @3 :UInt64;
+  pid @4 :Int32;
+}
+
+struct NodeLoad {
+  available @0 :List(Resource);
+  storeUsed @1 :UInt64;
+  liveObjects @2 :UInt64;
+  tasksInFlight @3 :UInt64;
+  liveActors @4 :UInt64;
+}
+
+struct NodeView {
+  info @0 :NodeInfo;
+  load @1 :NodeLoad;
+  alive @2 :Bool;
+}
+
+struct ClusterView {
+  version @0 :UInt64;
+  nodes @1 :List(NodeView);
+}
+
+struct Bundle {
+  resources @0 :List(Resource);
+}
+
+enum PlacementStrategy {
+  pack @0;
+  spread @1;
+  strictPack @2;
+  strictSpread @3;
+}
+
+struct ClusterStatus {
+  view @0 :ClusterView;
+  actors @1 :List(ActorEntry);
+  jobs @2 :List(Job);
+  placementGroups @3 :UInt32;
+}
+
+struct Job {
+  jobId @0 :UInt64;
+  driverNode @1 :UInt64;
+  startedMs @2 :Int64;
+  finished @3 :Bool;
+}
+
+enum Role {
+  node @0;        # a full node: runs tasks and actors
+  tool @1;        # the weft command: may only query and stop
+}
+
+struct Hello {
+  protocolVersion @0 :UInt32;
+  clusterToken @1 :Text;
+  buildFingerprint @2 :UInt64;
+  registry @3 :List(Text);     # "name signature" entries, sorted; compared on mismatch
+  role @4 :Role;
+  info @5 :NodeInfo;
+}
+
+interface Gate {
+  hello @0 (hello :Hello) -> (peer :Peer, head :Head, nodeId :UInt64);
+}
+
+# One node as seen by another.
+interface Peer {
+  pushTasks @0 (tasks :List(TaskSpec)) -> ();
+  pushResults @1 (results :List(TaskResult)) -> ();
+  pullObject @2 (id :ObjectId, offset :UInt64, length :UInt64) -> (totalSize :UInt64, data :Data);
+  freeObjects @3 (ids :List(ObjectId)) -> ();
+  addBorrower @4 (ids :List(ObjectId), borrower :UInt64) -> ();
+  removeBorrower @5 (ids :List(ObjectId), borrower :UInt64) -> ();
+  createActor @6 (spec :ActorSpec) -> ();
+  killActor @7 (actorId :UInt64) -> ();
+  updateView @8 (view :ClusterView) -> ();
+  stop @9 () -> ();
+}
+
+# The head's control store (DESIGN §8).
+interface Head {
+  register @0 (info :NodeInfo) -> (nodeId :UInt64, view :ClusterView);
+  heartbeat @1 (nodeId :UInt64, load :NodeLoad) -> ();
+  registerActor @2 (entry :ActorEntry) -> ();
+  lookupActor @3 (name :Text) -> (found :Bool, entry :ActorEntry);
+  updateActor @4 (entry :ActorEntry) -> ();
+  kvPut @5 (key :Text, value :Data) -> ();
+  kvGet @6 (key :Text) -> (found :Bool, value :Data);
+  kvDelete @7 (key :Text) -> (existed :Bool);
+  createPlacementGroup @8 (strategy :PlacementStrategy, bundles :List(Bundle))
+      -> (groupId :UInt64, nodes :List(UInt64));
+  removePlacementGroup @9 (groupId :UInt64) -> ();
+  startJob @10 (driverNode :UInt64) -> (jobId :UInt64);
+  finishJob @11 (jobId :UInt64) -> ();
+  status @12 () -> (status :ClusterStatus);
+  stopCluster @13 () -> ();
+}
