@@ -12,6 +12,8 @@ target_include_directories(weft_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
 target_compile_definitions(weft_asio INTERFACE ASIO_NO_DEPRECATED)
 target_link_libraries(weft_asio INTERFACE Threads::Threads)
 
+include(${CMAKE_CURRENT_LIST_DIR}/CapnProto.cmake)
+
 # cereal: user types with a serialize() member travel through it.
 find_path(CEREAL_INCLUDE_DIR cereal/cereal.hpp REQUIRED)
 

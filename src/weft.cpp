@@ -9,7 +9,6 @@
 #include "weft/node/impl/node.ipp"
 #include "weft/node/impl/placement.ipp"
 #include "weft/node/impl/resource_pool.ipp"
-#include "weft/node/impl/run.ipp"
 #include "weft/object/impl/arena.ipp"
 #include "weft/object/impl/object_store.ipp"
 #include "weft/object/impl/type_fingerprint.ipp"

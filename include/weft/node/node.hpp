@@ -15,16 +15,20 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "weft/core/reactor.hpp"
 #include "weft/core/sync_wait.hpp"
 #include "weft/core/task.hpp"
 #include "weft/core/thread_pool.hpp"
+#include "weft/node/control_store.hpp"
 #include "weft/node/local_scheduler.hpp"
 #include "weft/object/object_store.hpp"
 #include "weft/remote/actor_record.hpp"
@@ -32,7 +36,67 @@
 
 namespace weft {
 
+class Node;
+
+// How a node takes part in a cluster (see weft::run for the flags).
+struct ClusterOptions {
+  // The head forms the cluster; other nodes join it at head_host:head_port.
+  bool head = true;
+  std::string head_host = "127.0.0.1";
+  std::uint16_t head_port = 0;
+  // Where this node listens for peers; 0 picks a free port.
+  std::uint16_t listen_port = 0;
+  // Every node and tool must present it; connections without it are dropped.
+  std::string token;
+};
+
+namespace detail {
+class Cluster;
+class PeerService;
+
+struct ActorLocation {
+  NodeId home = 0;
+  std::uint64_t actor_id = 0;
+  std::string class_name;
+};
+
+// What a node needs from the cluster it belongs to; implemented by the
+// transport (src/node/cluster.cpp), absent when the node runs alone.
+class ClusterLink {
+ public:
+  virtual ~ClusterLink() = default;
+  // Runs the task here or sends it to the node that should (any thread).
+  virtual void submit(TaskSpecPtr spec) = 0;
+  // Where a new actor should live: this node's id or another's.
+  virtual NodeId place_actor(const ActorOptions& options) = 0;
+  virtual Task<std::shared_ptr<ActorRecord>> create_remote_actor(NodeId target,
+                                                                 ActorOptions options,
+                                                                 std::string class_name,
+                                                                 std::uint64_t constructor_id,
+                                                                 std::vector<std::byte> args) = 0;
+  // Records a named actor cluster-wide; throws weft::Error if the name is taken.
+  virtual Task<void> register_name(ActorLocation where, std::string name) = 0;
+  virtual Task<std::optional<ActorLocation>> lookup_name(std::string name) = 0;
+  virtual void forget_name(std::uint64_t actor_id) = 0;
+  virtual void forward_call(ActorRecord& proxy, TaskSpecPtr call) = 0;
+  virtual void kill_remote(NodeId home, std::uint64_t actor_id) = 0;
+
+  // For weft::run and the tools (any thread).
+  virtual std::uint16_t port() const noexcept = 0;
+  virtual ClusterView view() const = 0;
+  // Blocks until `n` nodes are alive; false on timeout.
+  virtual bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) = 0;
+  // Head only: asks every node to stop, then stops this one's service.
+  virtual void stop_cluster() = 0;
+  // Blocks until this node is asked to stop (by `weft stop` or the head).
+  virtual void wait_until_stopped() = 0;
+};
+
+std::unique_ptr<ClusterLink> make_cluster(Node& node, const ClusterOptions& options);
+}  // namespace detail
+
 struct NodeOptions {
+  // Unique in the cluster; weft::run draws a random one for cluster nodes.
   NodeId id = 1;
   // Executor threads; 0 means one per hardware thread.
   unsigned threads = 0;
@@ -54,12 +118,23 @@ class Node final : public Runtime {
   Reactor& reactor() noexcept override { return reactor_; }
   LocalScheduler& scheduler() noexcept { return scheduler_; }
 
-  void submit(detail::TaskSpecPtr spec) override { scheduler_.submit(std::move(spec)); }
-  std::shared_ptr<detail::ActorRecord> place_actor(const ActorOptions& options,
-                                                   std::string_view class_name,
-                                                   const std::type_info& type) override;
-  std::shared_ptr<detail::ActorRecord> find_named_actor(const std::string& name) override;
+  NodeId node_id() const noexcept override { return options_.id; }
+  void submit(detail::TaskSpecPtr spec) override;
+  Task<std::shared_ptr<detail::ActorRecord>> create_actor(ActorOptions options,
+                                                          std::string class_name,
+                                                          std::uint64_t constructor_id,
+                                                          std::vector<std::byte> args) override;
+  Task<std::shared_ptr<detail::ActorRecord>> find_named_actor(std::string name) override;
+  std::shared_ptr<detail::ActorRecord> resolve_actor(NodeId home, std::uint64_t actor_id,
+                                                     std::string_view class_name) override;
+  void forward_call(detail::ActorRecord& proxy, detail::TaskSpecPtr call) override;
   void actor_died(detail::ActorRecord& actor) noexcept override;
+
+  // Joins (or, as head, forms) a cluster over TCP; blocks until this node is
+  // registered with the head. Throws weft::Error if the head refuses it.
+  void start_cluster(const ClusterOptions& options);
+  // The cluster this node belongs to, or nullptr when it runs alone.
+  detail::ClusterLink* cluster() noexcept { return cluster_.get(); }
 
   // Actors not yet destroyed.
   std::size_t live_actors() const noexcept { return live_actors_.load(std::memory_order_acquire); }
@@ -93,7 +168,22 @@ class Node final : public Runtime {
     co_await resume_on(pool_);
     co_return co_await driver(*this);
   }
+  friend class detail::Cluster;
+  friend class detail::PeerService;
+
   void bind_thread() noexcept;
+  // Builds an actor on this node: reserves its resources, takes its name and
+  // runs the constructor on its executor.
+  // `actor_id` 0 draws a fresh id (a remote creator brings its own).
+  Task<std::shared_ptr<detail::ActorRecord>> create_local_actor(ActorOptions options,
+                                                                std::string class_name,
+                                                                std::uint64_t constructor_id,
+                                                                std::vector<std::byte> args,
+                                                                std::uint64_t actor_id = 0);
+  std::shared_ptr<detail::ActorRecord> make_record(const ActorOptions& options,
+                                                   std::string class_name, std::uint64_t id,
+                                                   NodeId home);
+  std::uint64_t next_actor_id() noexcept;
   void reap(detail::ActorRecord* record) noexcept;
   static void reap_job(void* record) noexcept;
 
@@ -104,7 +194,11 @@ class Node final : public Runtime {
   LocalScheduler scheduler_;
   std::mutex actors_mutex_;
   std::map<std::string, std::shared_ptr<detail::ActorRecord>> named_actors_;
+  // Every record on this node by actor id: instances here and proxies.
+  std::unordered_map<std::uint64_t, std::weak_ptr<detail::ActorRecord>> actors_by_id_;
+  std::atomic<std::uint64_t> actor_sequence_{0};
   std::atomic<std::size_t> live_actors_{0};
+  std::unique_ptr<detail::ClusterLink> cluster_;  // last: stopped before the rest
 };
 
 }  // namespace weft

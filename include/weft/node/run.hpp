@@ -4,14 +4,22 @@
 //   int main(int argc, char** argv) { return weft::run(argc, argv, driver); }
 //
 //   ./app                              one node in this process
+//   ./app --local-nodes 3              a 3-node cluster on localhost, started and stopped for you
+//   ./app --head --port 6380           a long-lived head node (prints how to join it)
+//   ./app --worker --address H:P       a node joining the cluster at H:P, until `weft stop`
+//   ./app --address H:P                this driver joins the cluster at H:P as a node
 //   ./app --threads 4                  executor threads (default: one per core)
 //   ./app --object-store-memory 2G     arena size (default: 30 % of RAM)
 //
+// Every node and tool of a cluster presents the same token: --token T, or
+// the WEFT_CLUSTER_TOKEN environment variable (--local-nodes draws one).
 // The driver runs on the node's executors; its co_return value is the exit
 // status. An exception escaping the driver is printed and exits with 1.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <string>
 
 #include "weft/core/task.hpp"
 #include "weft/node/node.hpp"
@@ -20,8 +28,19 @@ namespace weft {
 
 using Driver = std::function<Task<int>(Runtime&)>;
 
-// Parses weft's flags into node options; throws UsageError naming a bad flag.
-NodeOptions parse_node_flags(int argc, char** argv);
+// What weft::run was asked to do.
+struct RunOptions {
+  enum class Mode { single, local_cluster, head, worker, join } mode = Mode::single;
+  NodeOptions node;
+  unsigned local_nodes = 1;
+  std::string head_host = "127.0.0.1";
+  std::uint16_t head_port = 0;
+  std::uint16_t port = 0;
+  std::string token;
+};
+
+// Parses weft's flags; throws UsageError naming a bad flag.
+RunOptions parse_run_flags(int argc, char** argv);
 
 int run(int argc, char** argv, Driver driver);
 

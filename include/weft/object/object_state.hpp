@@ -131,7 +131,7 @@ class ObjectState {
 
  private:
   ~ObjectState() {
-    if (exported_.load(std::memory_order_acquire)) store_.remove_exported(id_);
+    if (exported_.load(std::memory_order_acquire)) store_.remove_exported(id_, this);
     store_.object_destroyed();
   }
 

@@ -99,7 +99,7 @@ class ObjectStore {
   // reader can turn the id back into a ref. An object registers itself on
   // its first export and leaves when it dies.
   void add_exported(ObjectId id, detail::ObjectState* state);
-  void remove_exported(ObjectId id) noexcept;
+  void remove_exported(ObjectId id, const detail::ObjectState* state) noexcept;
   // The exported object `id` with one new reference, or nullptr if it is gone.
   detail::ObjectState* acquire_exported(ObjectId id);
 

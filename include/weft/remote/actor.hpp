@@ -85,27 +85,18 @@ struct ConstructorRegistration {
   static std::string name() {
     return std::string(RemoteActor<T>::name) + "(" + std::string(type_name<Args>()) + ")";
   }
-  static inline const bool registered =
-      register_remote({name(), std::string(type_name<Args>()), nullptr, &construct_actor<T, Args>});
+  static inline const std::uint64_t id = [] {
+    register_remote({name(), std::string(type_name<Args>()), nullptr, &construct_actor<T, Args>});
+    return fnv1a64(name());
+  }();
 };
 
 template <typename T, typename Args>
 Task<ActorHandle<T>> spawn_actor(Runtime& rt, ActorOptions options,
                                  std::vector<std::byte> encoded_args) {
-  [[maybe_unused]] static const bool registered = ConstructorRegistration<T, Args>::registered;
-  auto record = rt.place_actor(options, RemoteActor<T>::name, typeid(T));
-  Executor* caller = current_executor();
-  co_await resume_on(record->executor());
-  std::exception_ptr failure;
-  try {
-    construct_actor<T, Args>(*record, encoded_args);
-  } catch (...) {
-    failure = as_task_error(std::current_exception(), std::string(RemoteActor<T>::name) +
-                                                          "::" + std::string(RemoteActor<T>::name));
-    record->kill();
-  }
-  if (caller != nullptr) co_await resume_on(*caller);
-  if (failure) std::rethrow_exception(failure);
+  auto record =
+      co_await rt.create_actor(std::move(options), std::string(RemoteActor<T>::name),
+                               ConstructorRegistration<T, Args>::id, std::move(encoded_args));
   co_return ActorHandle<T>(std::move(record));
 }
 
@@ -151,11 +142,11 @@ Spawn<T, A...> spawn(const A&... args) {
   return Spawn<T, A...>(args...);
 }
 
-// The actor registered under `name` on this node. Throws weft::Error if there
-// is none and TypeMismatchError if it is not a T.
+// The actor registered under `name` in the cluster. Throws weft::Error if
+// there is none and TypeMismatchError if it is not a T.
 template <typename T>
 Task<ActorHandle<T>> get_actor(std::string name) {
-  auto record = current_runtime().find_named_actor(name);
+  auto record = co_await current_runtime().find_named_actor(name);
   if (!record) throw Error(fmt::format("no live actor is named '{}'", name));
   if (record->class_name() != detail::RemoteActor<T>::name) {
     throw TypeMismatchError(fmt::format("actor '{}' is a {}, not a {}", name, record->class_name(),
@@ -163,6 +154,22 @@ Task<ActorHandle<T>> get_actor(std::string name) {
   }
   co_return ActorHandle<T>(std::move(record));
 }
+
+// A handle travels as its actor's home node, id and class; the reader gets a
+// handle to the same actor (a proxy when it lives elsewhere).
+template <typename T>
+struct Codec<ActorHandle<T>> {
+  template <typename W>
+  static void encode(W& out, const ActorHandle<T>& h) {
+    out.write_pod(h.record()->home());
+    out.write_pod(h.record()->id());
+  }
+  static ActorHandle<T> decode(ByteReader& in) {
+    const auto home = in.read_pod<NodeId>();
+    const auto id = in.read_pod<std::uint64_t>();
+    return ActorHandle<T>(current_runtime().resolve_actor(home, id, detail::RemoteActor<T>::name));
+  }
+};
 
 // Stops the actor: calls not yet started fail with ActorDiedError, and its
 // name and resources are released. Idempotent.

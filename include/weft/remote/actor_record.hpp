@@ -14,6 +14,7 @@
 
 #include "weft/core/executor.hpp"
 #include "weft/core/job_queue.hpp"
+#include "weft/object/object_id.hpp"
 #include "weft/remote/options.hpp"
 #include "weft/remote/task_spec.hpp"
 
@@ -25,8 +26,10 @@ namespace weft::detail {
 
 class ActorRecord {
  public:
+  // `home` is the node holding the instance; a record whose home is another
+  // node is a proxy: its calls keep their order here and are forwarded there.
   ActorRecord(Runtime& runtime, std::unique_ptr<Executor> executor, ActorOptions options,
-              std::string class_name);
+              std::string class_name, std::uint64_t id, NodeId home);
   ~ActorRecord();
   ActorRecord(const ActorRecord&) = delete;
   ActorRecord& operator=(const ActorRecord&) = delete;
@@ -35,6 +38,9 @@ class ActorRecord {
   Executor& executor() const noexcept { return *executor_; }
   const ActorOptions& options() const noexcept { return options_; }
   const std::string& class_name() const noexcept { return class_name_; }
+  std::uint64_t id() const noexcept { return id_; }
+  NodeId home() const noexcept { return home_; }
+  bool is_proxy() const noexcept;
   // "Counter" or "Counter 'c'", for messages.
   std::string description() const;
 
@@ -67,6 +73,8 @@ class ActorRecord {
   std::unique_ptr<Executor> executor_;
   ActorOptions options_;
   std::string class_name_;
+  std::uint64_t id_;
+  NodeId home_;
   void* instance_ = nullptr;
   void (*destroy_)(void*) = nullptr;
   std::atomic<bool> alive_{true};

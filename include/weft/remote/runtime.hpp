@@ -8,10 +8,11 @@
 
 #include <memory>
 #include <string>
-#include <typeinfo>
+#include <vector>
 
 #include "weft/core/executor.hpp"
 #include "weft/core/reactor.hpp"
+#include "weft/core/task.hpp"
 #include "weft/error.hpp"
 #include "weft/object/object_store.hpp"
 #include "weft/remote/task_spec.hpp"
@@ -28,14 +29,26 @@ class Runtime {
   // sealed and its resources are free. Any thread.
   virtual void submit(detail::TaskSpecPtr spec) = 0;
 
-  // Places a new actor: checks its resources, makes its executor, and keeps
-  // the name if it has one (throws if the name is taken). Any thread.
-  virtual std::shared_ptr<detail::ActorRecord> place_actor(const ActorOptions& options,
-                                                           std::string_view class_name,
-                                                           const std::type_info& type) = 0;
-  // The live actor registered under `name`, or nullptr.
-  virtual std::shared_ptr<detail::ActorRecord> find_named_actor(const std::string& name) = 0;
-  // Forgets a dead actor's name and returns its resources.
+  // The id of this node (the owner part of the ObjectIds it mints).
+  virtual NodeId node_id() const noexcept = 0;
+
+  // Creates an actor, here or on another node, built from `args` by the
+  // registered constructor `constructor_id`; completes once it is
+  // constructed. Throws InfeasibleError if no node can host it, TaskError if
+  // the constructor threw, weft::Error if its name is taken.
+  virtual Task<std::shared_ptr<detail::ActorRecord>> create_actor(ActorOptions options,
+                                                                  std::string class_name,
+                                                                  std::uint64_t constructor_id,
+                                                                  std::vector<std::byte> args) = 0;
+  // The live actor registered under `name` anywhere in the cluster, or nullptr.
+  virtual Task<std::shared_ptr<detail::ActorRecord>> find_named_actor(std::string name) = 0;
+  // A handle's record for actor `actor_id` living on node `home`: the local
+  // record, or a proxy that forwards calls there.
+  virtual std::shared_ptr<detail::ActorRecord> resolve_actor(NodeId home, std::uint64_t actor_id,
+                                                             std::string_view class_name) = 0;
+  // Sends a call (its ref arguments sealed) to a proxy's actor, in order.
+  virtual void forward_call(detail::ActorRecord& proxy, detail::TaskSpecPtr call) = 0;
+  // The actor was killed: free its name and resources (or tell its node).
   virtual void actor_died(detail::ActorRecord& actor) noexcept = 0;
 
  protected:

@@ -5,6 +5,8 @@
 #include "weft/core/serial_executor.hpp"
 #include "weft/error.hpp"
 #include "weft/node/node.hpp"
+#include "weft/remote/invoke.hpp"
+#include "weft/remote/registry.hpp"
 
 namespace weft {
 
@@ -33,6 +35,7 @@ Node::Node(NodeOptions options)
 
 Node::~Node() {
   scheduler_.wait_until_idle();
+  cluster_.reset();
   {
     std::map<std::string, std::shared_ptr<detail::ActorRecord>> named;
     {
@@ -63,24 +66,73 @@ Node::ThreadScope::~ThreadScope() {
   detail::tls_current_reactor = reactor_;
 }
 
-std::shared_ptr<detail::ActorRecord> Node::place_actor(const ActorOptions& options,
-                                                       std::string_view class_name,
-                                                       const std::type_info&) {
-  const std::string who = options.name.empty()
-                              ? fmt::format("actor {}", class_name)
-                              : fmt::format("actor {} '{}'", class_name, options.name);
-  scheduler_.reserve(options.resources, who);
+void Node::submit(detail::TaskSpecPtr spec) {
+  if (cluster_) {
+    cluster_->submit(std::move(spec));
+  } else {
+    scheduler_.submit(std::move(spec));
+  }
+}
+
+void Node::start_cluster(const ClusterOptions& options) {
+  cluster_ = detail::make_cluster(*this, options);
+}
+
+std::uint64_t Node::next_actor_id() noexcept {
+  // Unique cluster-wide without coordination, like ObjectIds: node id + sequence.
+  return (options_.id * 0x9e3779b97f4a7c15ULL) ^
+         (actor_sequence_.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+std::shared_ptr<detail::ActorRecord> Node::make_record(const ActorOptions& options,
+                                                       std::string class_name, std::uint64_t id,
+                                                       NodeId home) {
   std::unique_ptr<Executor> executor;
-  if (options.dedicated_thread) {
-    executor = std::make_unique<PinnedExecutor>(std::string("weft-") + std::string(class_name),
-                                                [this] { bind_thread(); });
+  if (options.dedicated_thread && home == options_.id) {
+    executor = std::make_unique<PinnedExecutor>("weft-" + class_name, [this] { bind_thread(); });
   } else {
     executor = std::make_unique<SerialExecutor>(pool_);
   }
   live_actors_.fetch_add(1, std::memory_order_relaxed);
   std::shared_ptr<detail::ActorRecord> record(
-      new detail::ActorRecord(*this, std::move(executor), options, std::string(class_name)),
+      new detail::ActorRecord(*this, std::move(executor), options, std::move(class_name), id, home),
       [this](detail::ActorRecord* r) { reap(r); });
+  std::lock_guard lock(actors_mutex_);
+  actors_by_id_[id] = record;
+  return record;
+}
+
+Task<std::shared_ptr<detail::ActorRecord>> Node::create_actor(ActorOptions options,
+                                                              std::string class_name,
+                                                              std::uint64_t constructor_id,
+                                                              std::vector<std::byte> args) {
+  if (cluster_) {
+    const NodeId target = cluster_->place_actor(options);
+    if (target != options_.id) {
+      co_return co_await cluster_->create_remote_actor(
+          target, std::move(options), std::move(class_name), constructor_id, std::move(args));
+    }
+  }
+  co_return co_await create_local_actor(std::move(options), std::move(class_name), constructor_id,
+                                        std::move(args));
+}
+
+Task<std::shared_ptr<detail::ActorRecord>> Node::create_local_actor(ActorOptions options,
+                                                                    std::string class_name,
+                                                                    std::uint64_t constructor_id,
+                                                                    std::vector<std::byte> args,
+                                                                    std::uint64_t actor_id) {
+  const detail::RegistryEntry* ctor = detail::find_registered(constructor_id);
+  if (ctor == nullptr || ctor->construct == nullptr) {
+    throw Error(fmt::format("this build has no constructor {:#x} for actor {}", constructor_id,
+                            class_name));
+  }
+  const std::string who = options.name.empty()
+                              ? fmt::format("actor {}", class_name)
+                              : fmt::format("actor {} '{}'", class_name, options.name);
+  scheduler_.reserve(options.resources, who);
+  auto record =
+      make_record(options, class_name, actor_id != 0 ? actor_id : next_actor_id(), options_.id);
   if (!options.name.empty()) {
     bool inserted;
     {
@@ -89,21 +141,72 @@ std::shared_ptr<detail::ActorRecord> Node::place_actor(const ActorOptions& optio
     }
     if (!inserted) {
       record->kill();
-      throw Error(fmt::format("an actor named '{}' already exists; names are unique per node",
-                              options.name));
+      throw Error(fmt::format("an actor named '{}' already exists", options.name));
+    }
+    if (cluster_) {
+      std::exception_ptr taken;
+      try {
+        co_await cluster_->register_name({options_.id, record->id(), class_name}, options.name);
+      } catch (...) {
+        taken = std::current_exception();
+      }
+      if (taken) {
+        record->kill();
+        std::rethrow_exception(taken);
+      }
     }
   }
-  return record;
+  Executor* caller = current_executor();
+  co_await resume_on(record->executor());
+  std::exception_ptr failure;
+  try {
+    ctor->construct(*record, args);
+  } catch (...) {
+    failure = detail::as_task_error(std::current_exception(), class_name + "::" + class_name);
+    record->kill();
+  }
+  if (caller != nullptr) co_await resume_on(*caller);
+  if (failure) std::rethrow_exception(failure);
+  co_return record;
 }
 
-std::shared_ptr<detail::ActorRecord> Node::find_named_actor(const std::string& name) {
-  std::lock_guard lock(actors_mutex_);
-  auto it = named_actors_.find(name);
-  return it == named_actors_.end() ? nullptr : it->second;
+Task<std::shared_ptr<detail::ActorRecord>> Node::find_named_actor(std::string name) {
+  {
+    std::lock_guard lock(actors_mutex_);
+    if (auto it = named_actors_.find(name); it != named_actors_.end()) co_return it->second;
+  }
+  if (!cluster_) co_return nullptr;
+  auto where = co_await cluster_->lookup_name(name);
+  if (!where) co_return nullptr;
+  co_return resolve_actor(where->home, where->actor_id, where->class_name);
+}
+
+std::shared_ptr<detail::ActorRecord> Node::resolve_actor(NodeId home, std::uint64_t actor_id,
+                                                         std::string_view class_name) {
+  {
+    std::lock_guard lock(actors_mutex_);
+    if (auto it = actors_by_id_.find(actor_id); it != actors_by_id_.end()) {
+      if (auto record = it->second.lock()) return record;
+    }
+  }
+  if (home == options_.id) {
+    throw ActorDiedError(
+        fmt::format("actor {} {:#x} no longer exists on this node", class_name, actor_id));
+  }
+  return make_record(ActorOptions{}, std::string(class_name), actor_id, home);
+}
+
+void Node::forward_call(detail::ActorRecord& proxy, detail::TaskSpecPtr call) {
+  cluster_->forward_call(proxy, std::move(call));
 }
 
 void Node::actor_died(detail::ActorRecord& actor) noexcept {
+  if (actor.is_proxy()) {
+    cluster_->kill_remote(actor.home(), actor.id());
+    return;
+  }
   scheduler_.unreserve(actor.options().resources);
+  if (cluster_ && !actor.options().name.empty()) cluster_->forget_name(actor.id());
   std::shared_ptr<detail::ActorRecord> dropped;  // released outside the lock
   std::lock_guard lock(actors_mutex_);
   auto it = named_actors_.find(actor.options().name);
@@ -127,7 +230,14 @@ void Node::reap_job(void* p) noexcept {
     node.pool_.post(Job{&Node::reap_job, record});
     return;
   }
-  if (record->alive()) node.scheduler_.unreserve(record->options().resources);
+  if (record->alive() && !record->is_proxy()) {
+    node.scheduler_.unreserve(record->options().resources);
+  }
+  {
+    std::lock_guard lock(node.actors_mutex_);
+    auto it = node.actors_by_id_.find(record->id());
+    if (it != node.actors_by_id_.end() && it->second.expired()) node.actors_by_id_.erase(it);
+  }
   if (serial == nullptr) {
     // A dedicated thread: run the destructor there; the executor drains
     // that job before its thread exits.

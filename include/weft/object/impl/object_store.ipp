@@ -67,12 +67,15 @@ PayloadBuffer ObjectStore::allocate(std::size_t size, std::string_view what) {
 
 void ObjectStore::add_exported(ObjectId id, detail::ObjectState* state) {
   std::lock_guard lock(exported_mutex_);
-  exported_.emplace(id, state);
+  exported_.insert_or_assign(id, state);
 }
 
-void ObjectStore::remove_exported(ObjectId id) noexcept {
+void ObjectStore::remove_exported(ObjectId id, const detail::ObjectState* state) noexcept {
   std::lock_guard lock(exported_mutex_);
-  exported_.erase(id);
+  // Another state may hold the id now (a copy of a remote object made anew).
+  if (auto it = exported_.find(id); it != exported_.end() && it->second == state) {
+    exported_.erase(it);
+  }
 }
 
 detail::ObjectState* ObjectStore::acquire_exported(ObjectId id) {

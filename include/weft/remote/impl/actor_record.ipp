@@ -9,11 +9,13 @@
 namespace weft::detail {
 
 ActorRecord::ActorRecord(Runtime& runtime, std::unique_ptr<Executor> executor, ActorOptions options,
-                         std::string class_name)
+                         std::string class_name, std::uint64_t id, NodeId home)
     : runtime_(runtime),
       executor_(std::move(executor)),
       options_(std::move(options)),
-      class_name_(std::move(class_name)) {
+      class_name_(std::move(class_name)),
+      id_(id),
+      home_(home) {
   if (options_.max_concurrency < 1) options_.max_concurrency = 1;
 }
 
@@ -22,6 +24,8 @@ ActorRecord::~ActorRecord() { destroy_instance(); }
 void ActorRecord::destroy_instance() noexcept {
   if (instance_ != nullptr) destroy_(std::exchange(instance_, nullptr));
 }
+
+bool ActorRecord::is_proxy() const noexcept { return home_ != runtime_.node_id(); }
 
 std::string ActorRecord::description() const {
   return options_.name.empty() ? fmt::format("actor {}", class_name_)
@@ -61,6 +65,10 @@ void ActorRecord::pump() noexcept {
     if (!when_refs_sealed(*call, &ActorRecord::resume_pump_job, call)) {
       blocked_on_refs_ = true;
       return;  // resume_pump_job re-queues it at the front
+    }
+    if (is_proxy()) {
+      runtime_.forward_call(*this, TaskSpecPtr(call));
+      continue;
     }
     ++running_;
     call->complete = &ActorRecord::call_complete;

@@ -1,0 +1,204 @@
+// detail::Cluster: a node's membership in a weft cluster (DESIGN §3-§8).
+//
+// Every node listens on TCP and speaks Cap'n Proto RPC (src/weft.capnp) from
+// its reactor thread, with KJ's loop running inside the reactor (kj_asio.hpp).
+// A connection starts at a Gate: the peer proves protocol version, cluster
+// token and build fingerprint before it gets any other capability. The head
+// also serves the control store (node table, heartbeats, actor names, KV,
+// placement groups, jobs) and pushes the cluster view to every node on change
+// and at least every 100 ms.
+//
+// Objects live with their owner: a task sent elsewhere carries its small
+// arguments inline and its large ones are pulled from the owner in chunks;
+// its result comes back inline, or is pulled by the owner, which then tells
+// the executing node to drop its copy. So when the last ref dies at the
+// owner, no copy is left anywhere.
+//
+// Threads: submit/forward_call/... may be called from any thread; everything
+// KJ runs on the reactor thread. State shared between the two is under mutex_.
+#pragma once
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <asio/steady_timer.hpp>
+
+#include "node/kj_asio.hpp"
+#include "weft.capnp.h"
+#include "weft/node/control_store.hpp"
+#include "weft/node/node.hpp"
+
+namespace weft::detail {
+
+class GateService;
+class PeerService;
+class HeadService;
+
+class Cluster final : public ClusterLink {
+ public:
+  // Listens, and (unless head) registers with the head; blocks until done.
+  Cluster(Node& node, const ClusterOptions& options);
+  ~Cluster() noexcept override;
+
+  void submit(TaskSpecPtr spec) override;
+  NodeId place_actor(const ActorOptions& options) override;
+  Task<std::shared_ptr<ActorRecord>> create_remote_actor(NodeId target, ActorOptions options,
+                                                         std::string class_name,
+                                                         std::uint64_t constructor_id,
+                                                         std::vector<std::byte> args) override;
+  Task<void> register_name(ActorLocation where, std::string name) override;
+  Task<std::optional<ActorLocation>> lookup_name(std::string name) override;
+  void forget_name(std::uint64_t actor_id) override;
+  void forward_call(ActorRecord& proxy, TaskSpecPtr call) override;
+  void kill_remote(NodeId home, std::uint64_t actor_id) override;
+
+  std::uint16_t port() const noexcept override { return port_; }
+  ClusterView view() const override;
+  bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) override;
+  void stop_cluster() override;
+  void wait_until_stopped() override;
+
+ private:
+  friend class GateService;
+  friend class PeerService;
+  friend class HeadService;
+
+  // One outbound connection to another node (reactor thread only).
+  struct PeerLink {
+    NodeId id = 0;
+    kj::Own<kj::AsyncIoStream> stream;
+    kj::Own<capnp::TwoPartyVatNetwork> network;
+    kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
+    kj::Maybe<wire::Peer::Client> peer;
+    kj::Maybe<wire::Head::Client> head;
+    bool broken = false;
+    // Sends queued while the connection is being set up, in order.
+    std::vector<kj::Function<void(wire::Peer::Client&)>> waiting;
+  };
+  // One inbound connection (reactor thread only).
+  struct Inbound {
+    kj::Own<kj::AsyncIoStream> stream;
+    kj::Own<capnp::TwoPartyVatNetwork> network;
+    kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
+  };
+  // A task or call sent to another node, kept until its result arrives so it
+  // can be sent again if that node dies.
+  struct RemoteTask {
+    TaskSpecPtr spec;
+    NodeId target = 0;
+  };
+  // An outgoing item: a task or actor call for `target`.
+  struct Outgoing {
+    NodeId target;
+    TaskSpec* spec;  // owned by remote_tasks_
+  };
+
+  // --- reactor thread -------------------------------------------------------
+  void start_on_reactor(const ClusterOptions& options);
+  void stop_on_reactor();
+  void accept_loop();
+  void on_inbound(kj::Own<kj::AsyncIoStream> stream);
+  PeerLink& link_to(NodeId node);
+  void connect_link(PeerLink& link, const std::string& host, std::uint16_t port);
+  // Runs `send` with the peer's capability once connected, in call order.
+  void with_peer(NodeId node, kj::Function<void(wire::Peer::Client&)> send);
+  void link_failed(NodeId node, const kj::Exception& e);
+  void fill_hello(wire::Hello::Builder hello) const;
+  std::string check_hello(wire::Hello::Reader hello) const;
+  void schedule_flush();
+  void flush();
+  void send_tasks(NodeId target, std::vector<TaskSpec*> specs);
+  void fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec);
+  void fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref);
+  void receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks, NodeId from);
+  ObjectHandle materialize(wire::RefArg::Reader ref);
+  void watch_result(ObjectHandle result, NodeId owner);
+  void send_result(NodeId owner, ObjectHandle result);
+  void receive_results(capnp::List<wire::TaskResult>::Reader results);
+  // A large object being copied here in chunks.
+  struct Pull {
+    ObjectHandle into;
+    NodeId from = 0;
+    ObjectId id;
+    bool free_source = false;  // tell `from` to drop its copy afterwards
+    PayloadBuffer buffer;
+    std::uint64_t size = 0, next = 0, done = 0;
+    unsigned in_flight = 0;
+    bool failed = false;
+  };
+  void pull(NodeId from, ObjectId id, ObjectHandle into, bool free_source);
+  void pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::uint64_t offset,
+                  std::uint64_t length);
+  kj::Promise<wire::Peer::Client> peer_of(NodeId node);
+  void register_with_head(wire::Head::Client head);
+  kj::Promise<void> stop_peers();
+  void mark_stopped();
+  void stop_on_reactor_sync();
+  // Logs failures of background transport work (a peer that went away).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"  // KJ's interface; never deleted through it
+  struct TaskLogger final : kj::TaskSet::ErrorHandler {
+    void taskFailed(kj::Exception&& e) override;
+  };
+#pragma GCC diagnostic pop
+  NodeInfo local_info() const;
+  void heartbeat();
+  void head_tick();
+  void broadcast_view();
+  void adopt_view(ClusterView view);
+  void node_died(NodeId node);
+  NodeLoad local_load() const;
+
+  // --- any thread -----------------------------------------------------------
+  // After the spec's ref arguments are sealed: runs it here or sends it.
+  void route(TaskSpecPtr spec);
+  NodeId pick_target(const TaskSpec& spec);
+  void enqueue(NodeId target, TaskSpecPtr spec);
+
+  Node& node_;
+  ClusterOptions options_;
+  bool is_head_;
+  std::uint16_t port_ = 0;
+
+  // Reactor-thread state.
+  std::unique_ptr<ScopedKjLoop> kj_;
+  kj::Own<TcpListener> listener_;
+  TaskLogger task_logger_;
+  kj::Own<kj::TaskSet> tasks_;
+  std::map<NodeId, std::unique_ptr<PeerLink>> links_;
+  std::vector<std::unique_ptr<Inbound>> inbound_;
+  std::unique_ptr<ControlStore> store_;  // head only
+  std::optional<asio::steady_timer> timer_;
+  std::map<NodeId, std::vector<ObjectHandle>> results_out_;
+  std::unordered_map<ObjectId, ObjectHandle> held_for_owner_;  // large results awaiting pull
+  std::unordered_map<std::uint64_t, std::shared_ptr<ActorRecord>> hosted_actors_;
+  bool results_flush_scheduled_ = false;
+  ControlStore::Clock::time_point last_broadcast_{};
+  std::uint64_t broadcast_version_ = 0;
+
+  // Shared state.
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  ClusterView view_;
+  std::unordered_map<ObjectId, RemoteTask> remote_tasks_;
+  std::vector<Outgoing> outbox_;
+  bool flush_scheduled_ = false;
+  std::map<NodeId, std::size_t> sent_;  // tasks in flight per node, for load-based routing
+  std::size_t spread_cursor_ = 0;
+  bool stopped_ = false;
+  std::string refusal_;  // why the head refused this node
+  std::mutex hosted_mutex_;
+};
+
+}  // namespace weft::detail

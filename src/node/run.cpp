@@ -1,0 +1,233 @@
+// weft::run: one node, or a node of a cluster, by flags.
+#include "weft/node/run.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "node/child_process.hpp"
+#include "weft/error.hpp"
+
+namespace weft {
+
+namespace {
+constexpr const char* usage =
+    "weft flags:\n"
+    "  --local-nodes N             start an N-node cluster on localhost for this run\n"
+    "  --head                      run a long-lived head node (stop it with `weft stop`)\n"
+    "  --worker                    run a node that joins --address until stopped\n"
+    "  --address HOST:PORT         the head to join (as a worker, or as this driver's node)\n"
+    "  --port P                    where this node listens (default: any free port)\n"
+    "  --token T                   cluster token (default: $WEFT_CLUSTER_TOKEN)\n"
+    "  --threads N                 executor threads (default: one per hardware thread)\n"
+    "  --object-store-memory SIZE  object store arena, e.g. 512M or 2G (default: 30% of RAM)\n"
+    "  --help                      this text\n";
+
+std::size_t parse_size(std::string_view flag, std::string_view text) {
+  char* end = nullptr;
+  const std::string s(text);
+  const double value = std::strtod(s.c_str(), &end);
+  std::size_t scale = 1;
+  std::string_view suffix(end);
+  if (suffix == "K" || suffix == "k") {
+    scale = std::size_t{1} << 10;
+  } else if (suffix == "M" || suffix == "m") {
+    scale = std::size_t{1} << 20;
+  } else if (suffix == "G" || suffix == "g") {
+    scale = std::size_t{1} << 30;
+  } else if (!suffix.empty() || end == s.c_str() || value <= 0) {
+    throw UsageError(fmt::format("{}: '{}' is not a size (try 512M or 2G)", flag, text));
+  }
+  return static_cast<std::size_t>(value * static_cast<double>(scale));
+}
+
+unsigned parse_count(std::string_view flag, std::string_view text, unsigned max) {
+  const long n = std::strtol(std::string(text).c_str(), nullptr, 10);
+  if (n <= 0 || static_cast<unsigned long>(n) > max) {
+    throw UsageError(fmt::format("{} needs a number from 1 to {}, not '{}'", flag, max, text));
+  }
+  return static_cast<unsigned>(n);
+}
+
+std::string random_hex(int bytes) {
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < bytes; ++i) out += fmt::format("{:02x}", rd() & 0xff);
+  return out;
+}
+
+NodeId random_node_id() {
+  std::random_device rd;
+  // 48 bits keep ids short in logs while collisions stay negligible.
+  return (((static_cast<NodeId>(rd()) << 16) ^ rd()) & 0xffffffffffffULL) | 1;
+}
+}  // namespace
+
+RunOptions parse_run_flags(int argc, char** argv) {
+  RunOptions o;
+  bool head = false, worker = false, address = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= argc) throw UsageError(fmt::format("{} needs a value\n{}", arg, usage));
+      return argv[++i];
+    };
+    if (arg == "--threads") {
+      o.node.threads = parse_count(arg, value(), 1024);
+    } else if (arg == "--object-store-memory") {
+      o.node.store.capacity = parse_size(arg, value());
+    } else if (arg == "--local-nodes") {
+      o.local_nodes = parse_count(arg, value(), 64);
+    } else if (arg == "--head") {
+      head = true;
+    } else if (arg == "--worker") {
+      worker = true;
+    } else if (arg == "--address") {
+      const std::string_view a = value();
+      const auto colon = a.rfind(':');
+      if (colon == std::string_view::npos) {
+        throw UsageError(fmt::format("--address needs HOST:PORT, not '{}'", a));
+      }
+      o.head_host = std::string(a.substr(0, colon));
+      o.head_port = static_cast<std::uint16_t>(parse_count(arg, a.substr(colon + 1), 65535));
+      address = true;
+    } else if (arg == "--port") {
+      o.port = static_cast<std::uint16_t>(parse_count(arg, value(), 65535));
+    } else if (arg == "--token") {
+      o.token = std::string(value());
+    } else if (arg == "--help" || arg == "-h") {
+      throw UsageError(usage);
+    } else {
+      throw UsageError(fmt::format("unknown flag '{}'\n{}", arg, usage));
+    }
+  }
+  if (o.token.empty()) {
+    if (const char* env = std::getenv("WEFT_CLUSTER_TOKEN")) o.token = env;
+  }
+  if (head + worker + (o.local_nodes > 1) > 1) {
+    throw UsageError("--head, --worker and --local-nodes exclude each other");
+  }
+  if (worker && !address) throw UsageError("--worker needs --address HOST:PORT");
+  if (o.local_nodes > 1) {
+    o.mode = RunOptions::Mode::local_cluster;
+  } else if (head) {
+    o.mode = RunOptions::Mode::head;
+  } else if (worker) {
+    o.mode = RunOptions::Mode::worker;
+  } else if (address) {
+    o.mode = RunOptions::Mode::join;
+  }
+  if (o.mode != RunOptions::Mode::single) {
+    o.node.id = random_node_id();
+    if (o.token.empty()) {
+      if (o.mode != RunOptions::Mode::local_cluster && o.mode != RunOptions::Mode::head) {
+        throw UsageError("joining a cluster needs its token: --token or WEFT_CLUSTER_TOKEN");
+      }
+      o.token = random_hex(16);
+    }
+  }
+  return o;
+}
+
+namespace {
+void log_start(Node& node, const char* role) {
+  std::fprintf(stderr, "weft: %s %llx: %u executor threads, reactor on %s, object store %.1f GiB\n",
+               role, static_cast<unsigned long long>(node.id()),
+               static_cast<ThreadPool&>(node.executor()).size(), Reactor::backend_name(),
+               static_cast<double>(node.store().capacity()) / (1 << 30));
+}
+
+int run_local_cluster(const RunOptions& o, const Driver& driver) {
+  Node node(o.node);
+  node.start_cluster({.head = true, .listen_port = o.port, .token = o.token});
+  log_start(node, "head");
+  const std::uint16_t port = node.cluster()->port();
+  std::vector<detail::ChildProcess> children;
+  for (unsigned i = 1; i < o.local_nodes; ++i) {
+    std::vector<std::string> args{"--worker", "--address", fmt::format("127.0.0.1:{}", port)};
+    if (o.node.threads != 0) {
+      args.push_back("--threads");
+      args.push_back(std::to_string(o.node.threads));
+    }
+    if (o.node.store.capacity != 0) {
+      args.push_back("--object-store-memory");
+      args.push_back(std::to_string(o.node.store.capacity));
+    }
+    children.push_back(detail::ChildProcess::spawn_self(args, {"WEFT_CLUSTER_TOKEN=" + o.token}));
+  }
+  if (!node.cluster()->wait_for_nodes(o.local_nodes, std::chrono::seconds(30))) {
+    throw Error(fmt::format("only {} of {} local nodes joined within 30 s",
+                            node.cluster()->view().nodes.size(), o.local_nodes));
+  }
+  std::fprintf(stderr, "weft: %u-node cluster up at 127.0.0.1:%u\n", o.local_nodes, port);
+  const int rc = node.run(driver);
+  node.cluster()->stop_cluster();
+  for (auto& child : children) {
+    for (int i = 0; i < 200 && child.running(); ++i) usleep(10'000);
+  }
+  return rc;  // children still running are killed by their destructors
+}
+}  // namespace
+
+int run(int argc, char** argv, Driver driver) {
+  RunOptions options;
+  try {
+    options = parse_run_flags(argc, argv);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+  try {
+    switch (options.mode) {
+      case RunOptions::Mode::single: {
+        Node node(options.node);
+        log_start(node, "node");
+        return node.run(driver);
+      }
+      case RunOptions::Mode::local_cluster:
+        return run_local_cluster(options, driver);
+      case RunOptions::Mode::head: {
+        Node node(options.node);
+        node.start_cluster({.head = true, .listen_port = options.port, .token = options.token});
+        log_start(node, "head");
+        std::fprintf(stderr,
+                     "weft: head listening on 127.0.0.1:%u\n"
+                     "weft: join with: WEFT_CLUSTER_TOKEN=%s <program> --worker --address "
+                     "127.0.0.1:%u\n",
+                     node.cluster()->port(), options.token.c_str(), node.cluster()->port());
+        node.cluster()->wait_until_stopped();
+        return 0;
+      }
+      case RunOptions::Mode::worker:
+      case RunOptions::Mode::join: {
+        Node node(options.node);
+        node.start_cluster({.head = false,
+                            .head_host = options.head_host,
+                            .head_port = options.head_port,
+                            .listen_port = options.port,
+                            .token = options.token});
+        log_start(node, options.mode == RunOptions::Mode::worker ? "worker" : "driver node");
+        if (options.mode == RunOptions::Mode::worker) {
+          node.cluster()->wait_until_stopped();
+          return 0;
+        }
+        return node.run(driver);
+      }
+    }
+  } catch (const TaskError& e) {
+    std::fprintf(stderr, "weft: driver failed: %s in %s: %s\n", e.type_name().c_str(),
+                 e.task_name().c_str(), e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weft: %s\n", e.what());
+  }
+  return 1;
+}
+
+}  // namespace weft

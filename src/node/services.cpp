@@ -1,0 +1,281 @@
+// The Gate, Peer and Head servers.
+#include "node/services.hpp"
+
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "node/wire.hpp"
+#include "weft/core/detached.hpp"
+
+namespace weft::detail {
+
+namespace {
+// Runs `f` and turns a weft error into a KJ exception the caller sees as it is.
+template <typename F>
+kj::Promise<void> answer(F&& f) {
+  try {
+    f();
+    return kj::READY_NOW;
+  } catch (const std::exception& e) {
+    return KJ_EXCEPTION(FAILED, e.what());
+  }
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+// --- Gate ----------------------------------------------------------------------
+
+kj::Promise<void> GateService::hello(HelloContext context) {
+  auto hello = context.getParams().getHello();
+  if (std::string reason = cluster_.check_hello(hello); !reason.empty()) {
+    const auto& info = hello.getInfo();
+    std::fprintf(stderr, "weft: refused a connection from %s:%u (pid %d): %s\n",
+                 info.getAddress().getHost().cStr(), info.getAddress().getPort(), info.getPid(),
+                 reason.c_str());
+    return KJ_EXCEPTION(FAILED,
+                        fmt::format("refused by node {:x}: {}", cluster_.node_.node_id(), reason));
+  }
+  auto results = context.getResults();
+  results.setPeer(kj::heap<PeerService>(cluster_));
+  if (cluster_.is_head_) results.setHead(kj::heap<HeadService>(cluster_));
+  results.setNodeId(cluster_.node_.node_id());
+  return kj::READY_NOW;
+}
+
+// --- Peer --------------------------------------------------------------------------
+
+kj::Promise<void> PeerService::pushTasks(PushTasksContext context) {
+  cluster_.receive_tasks(context.getParams().getTasks(), 0);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> PeerService::pushResults(PushResultsContext context) {
+  cluster_.receive_results(context.getParams().getResults());
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> PeerService::pullObject(PullObjectContext context) {
+  auto params = context.getParams();
+  const ObjectId id = from_wire(params.getId());
+  ObjectState* found = cluster_.node_.store().acquire_exported(id);
+  if (found == nullptr) {
+    return KJ_EXCEPTION(FAILED, fmt::format("object {} is not held by node {:x}", id.to_string(),
+                                            cluster_.node_.node_id()));
+  }
+  auto object = ObjectHandle::adopt(found);
+  if (!object->ready() || object->error()) {
+    return KJ_EXCEPTION(FAILED, fmt::format("object {} is not sealed here", id.to_string()));
+  }
+  auto payload = object->payload();
+  const std::uint64_t offset = std::min<std::uint64_t>(params.getOffset(), payload.size());
+  const std::uint64_t length = std::min<std::uint64_t>(params.getLength(), payload.size() - offset);
+  auto results = context.getResults();
+  results.setTotalSize(payload.size());
+  auto data = results.initData(static_cast<unsigned>(length));
+  std::memcpy(data.begin(), payload.data() + offset, length);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> PeerService::freeObjects(FreeObjectsContext context) {
+  for (auto id : context.getParams().getIds()) cluster_.held_for_owner_.erase(from_wire(id));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> PeerService::createActor(CreateActorContext context) {
+  auto spec = context.getParams().getSpec();
+  ActorOptions options;
+  options.name = spec.getName();
+  options.resources = resources_from_wire(spec.getResources());
+  options.max_concurrency = spec.getMaxConcurrency();
+  options.dedicated_thread = spec.getDedicatedThread();
+  options.max_restarts = spec.getMaxRestarts();
+  auto args_reader = spec.getArgs();
+  std::vector<std::byte> args(args_reader.size());
+  if (!args.empty()) std::memcpy(args.data(), args_reader.begin(), args.size());
+
+  // The constructor runs on an executor; the reply waits for it.
+  auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+  auto body = [](Cluster& cluster, ActorOptions o, std::string class_name, std::uint64_t actor_id,
+                 std::uint64_t ctor, std::vector<std::byte> a,
+                 kj::Own<kj::CrossThreadPromiseFulfiller<void>> done) -> Task<void> {
+    std::string failure;
+    try {
+      auto record = co_await cluster.node_.create_local_actor(std::move(o), std::move(class_name),
+                                                              ctor, std::move(a), actor_id);
+      std::lock_guard lock(cluster.hosted_mutex_);
+      cluster.hosted_actors_[record->id()] = std::move(record);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    if (failure.empty()) {
+      done->fulfill();
+    } else {
+      done->reject(KJ_EXCEPTION(FAILED, failure));
+    }
+  };
+  spawn_detached(cluster_.node_.executor(),
+                 body(cluster_, std::move(options), spec.getClassName(), spec.getActorId(),
+                      spec.getConstructorId(), std::move(args), kj::mv(paf.fulfiller)));
+  return kj::mv(paf.promise);
+}
+
+kj::Promise<void> PeerService::killActor(KillActorContext context) {
+  const std::uint64_t id = context.getParams().getActorId();
+  std::shared_ptr<ActorRecord> record;
+  {
+    std::lock_guard lock(cluster_.hosted_mutex_);
+    if (auto it = cluster_.hosted_actors_.find(id); it != cluster_.hosted_actors_.end()) {
+      record = std::move(it->second);
+      cluster_.hosted_actors_.erase(it);
+    }
+  }
+  if (record) record->kill();
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> PeerService::updateView(UpdateViewContext context) {
+  cluster_.adopt_view(from_wire(context.getParams().getView()));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> PeerService::stop(StopContext) {
+  cluster_.mark_stopped();
+  return kj::READY_NOW;
+}
+
+// --- Head --------------------------------------------------------------------------
+
+kj::Promise<void> HeadService::register_(RegisterContext context) {
+  const NodeInfo info = from_wire(context.getParams().getInfo());
+  const NodeId id = store_.register_node(info, ControlStore::Clock::now());
+  std::fprintf(stderr, "weft: node %llx joined from %s:%u (pid %d)\n",
+               static_cast<unsigned long long>(id), info.host.c_str(), info.port, info.pid);
+  auto results = context.getResults();
+  results.setNodeId(id);
+  cluster_.broadcast_view();
+  to_wire(results.initView(), store_.view());
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> HeadService::heartbeat(HeartbeatContext context) {
+  auto params = context.getParams();
+  store_.heartbeat(params.getNodeId(), from_wire(params.getLoad()), ControlStore::Clock::now());
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> HeadService::registerActor(RegisterActorContext context) {
+  return answer([&] { store_.register_actor(from_wire(context.getParams().getEntry())); });
+}
+
+kj::Promise<void> HeadService::lookupActor(LookupActorContext context) {
+  auto entry = store_.lookup_actor(context.getParams().getName().cStr());
+  auto results = context.getResults();
+  results.setFound(entry.has_value());
+  if (entry) to_wire(results.initEntry(), *entry);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> HeadService::updateActor(UpdateActorContext context) {
+  const ActorEntry entry = from_wire(context.getParams().getEntry());
+  return answer([&] {
+    if (entry.state == ActorState::dead) {
+      store_.mark_actor_dead(entry.actor_id);
+    } else {
+      store_.update_actor(entry);
+    }
+  });
+}
+
+kj::Promise<void> HeadService::kvPut(KvPutContext context) {
+  auto params = context.getParams();
+  auto value = params.getValue();
+  store_.kv_put(params.getKey(), std::string(value.asChars().begin(), value.size()));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> HeadService::kvGet(KvGetContext context) {
+  auto value = store_.kv_get(context.getParams().getKey().cStr());
+  auto results = context.getResults();
+  results.setFound(value.has_value());
+  if (value)
+    results.setValue(
+        kj::arrayPtr(reinterpret_cast<const capnp::byte*>(value->data()), value->size()));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> HeadService::kvDelete(KvDeleteContext context) {
+  context.getResults().setExisted(store_.kv_erase(context.getParams().getKey().cStr()));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> HeadService::createPlacementGroup(CreatePlacementGroupContext context) {
+  auto params = context.getParams();
+  std::vector<Resources> bundles;
+  for (auto b : params.getBundles()) bundles.push_back(resources_from_wire(b.getResources()));
+  PlacementStrategy strategy = PlacementStrategy::pack;
+  switch (params.getStrategy()) {
+    case wire::PlacementStrategy::PACK:
+      strategy = PlacementStrategy::pack;
+      break;
+    case wire::PlacementStrategy::SPREAD:
+      strategy = PlacementStrategy::spread;
+      break;
+    case wire::PlacementStrategy::STRICT_PACK:
+      strategy = PlacementStrategy::strict_pack;
+      break;
+    case wire::PlacementStrategy::STRICT_SPREAD:
+      strategy = PlacementStrategy::strict_spread;
+      break;
+  }
+  return answer([&] {
+    PlacementGroup group = store_.create_placement_group(strategy, bundles);
+    auto results = context.getResults();
+    results.setGroupId(group.id);
+    auto nodes = results.initNodes(static_cast<unsigned>(group.bundle_nodes.size()));
+    for (unsigned i = 0; i < group.bundle_nodes.size(); ++i) nodes.set(i, group.bundle_nodes[i]);
+  });
+}
+
+kj::Promise<void> HeadService::removePlacementGroup(RemovePlacementGroupContext context) {
+  store_.remove_placement_group(context.getParams().getGroupId());
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> HeadService::startJob(StartJobContext context) {
+  context.getResults().setJobId(store_.start_job(context.getParams().getDriverNode(), now_ms()));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> HeadService::finishJob(FinishJobContext context) {
+  store_.finish_job(context.getParams().getJobId());
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> HeadService::status(StatusContext context) {
+  auto s = context.getResults().initStatus();
+  to_wire(s.initView(), store_.view());
+  const auto actors = store_.actors();
+  auto list = s.initActors(static_cast<unsigned>(actors.size()));
+  for (unsigned i = 0; i < actors.size(); ++i) to_wire(list[i], actors[i]);
+  const auto jobs = store_.jobs();
+  auto jl = s.initJobs(static_cast<unsigned>(jobs.size()));
+  for (unsigned i = 0; i < jobs.size(); ++i) {
+    jl[i].setJobId(jobs[i].job_id);
+    jl[i].setDriverNode(jobs[i].driver_node);
+    jl[i].setStartedMs(jobs[i].started_ms);
+    jl[i].setFinished(jobs[i].finished);
+  }
+  s.setPlacementGroups(static_cast<std::uint32_t>(store_.placement_groups().size()));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> HeadService::stopCluster(StopClusterContext) { return cluster_.stop_peers(); }
+
+}  // namespace weft::detail
