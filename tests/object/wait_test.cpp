@@ -112,7 +112,7 @@ TEST_CASE("wait with a timeout on a thread with no reactor throws UsageError") {
   CHECK_THROWS_AS(weft::sync_wait(weft::wait(refs, 1, 10ms)), weft::UsageError);
 }
 
-TEST_CASE("wait is not held up by a ref sealed while it registers its waiters", "[!mayfail]") {
+TEST_CASE("wait is not held up by a ref sealed while it registers its waiters") {
   // Races a sealer against wait: the last of many pending refs is sealed
   // while wait counts and registers them. Every round must end as soon as
   // that ref is sealed, never at the (long) timeout.

@@ -103,20 +103,38 @@ class [[nodiscard]] Task {
 
   bool valid() const noexcept { return static_cast<bool>(handle_); }
 
-  auto operator co_await() && noexcept {
-    struct Awaiter {
-      std::coroutine_handle<promise_type> handle;
-      bool await_ready() const noexcept { return false; }
-      std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
-        handle.promise().set_continuation(awaiting);
-        return handle;
-      }
-      T await_resume() { return handle.promise().take(); }
-    };
+  // Awaiting a Task starts it and resumes the awaiter when it finishes. The
+  // awaiter of an rvalue Task owns the coroutine frame, so `co_await f()`
+  // is safe however long the temporary Task itself lives.
+  class Awaiter {
+   public:
+    Awaiter(std::coroutine_handle<promise_type> h, bool owns) noexcept : handle_(h), owns_(owns) {}
+    Awaiter(Awaiter&& o) noexcept
+        : handle_(std::exchange(o.handle_, {})), owns_(std::exchange(o.owns_, false)) {}
+    Awaiter& operator=(Awaiter&&) = delete;
+    ~Awaiter() {
+      if (owns_ && handle_) handle_.destroy();
+    }
+    bool await_ready() const noexcept { return false; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
+      handle_.promise().set_continuation(awaiting);
+      return handle_;
+    }
+    T await_resume() { return handle_.promise().take(); }
+
+   private:
+    std::coroutine_handle<promise_type> handle_;
+    bool owns_;
+  };
+
+  Awaiter operator co_await() && noexcept {
     assert(handle_ && "awaiting an empty Task");
-    return Awaiter{handle_};
+    return Awaiter(std::exchange(handle_, {}), true);
   }
-  auto operator co_await() & noexcept { return std::move(*this).operator co_await(); }
+  Awaiter operator co_await() & noexcept {
+    assert(handle_ && "awaiting an empty Task");
+    return Awaiter(handle_, false);
+  }
 
   // Low-level access for adapters (sync_wait, detached runners).
   std::coroutine_handle<promise_type> handle() const noexcept { return handle_; }

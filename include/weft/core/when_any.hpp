@@ -94,7 +94,10 @@ when_any_vector(std::vector<A> awaitables) {
     }
     void await_resume() const noexcept {}
   };
-  co_await Arm{*state, awaitables, state};
+  // Named, not a braced temporary: GCC 12 destroys a braced aggregate awaiter
+  // twice when it suspends, which would drop `owner` once too often.
+  Arm arm{*state, awaitables, state};
+  co_await arm;
   if (state->error) std::rethrow_exception(state->error);
   if constexpr (std::is_void_v<R>) {
     co_return WhenAnyResult<void>{state->index};

@@ -69,9 +69,12 @@ class ByteReader {
   }
   // A length prefix for `count` elements of `element_size` bytes each must fit
   // in what is left, so corrupt lengths cannot trigger huge allocations.
+  // Elements that encode to nothing (empty types) get a fixed cap instead.
   std::size_t read_length(std::size_t element_size) {
     auto n = read_pod<std::uint64_t>();
-    if (element_size != 0 && n > remaining() / element_size) {
+    const std::uint64_t limit =
+        element_size != 0 ? remaining() / element_size : std::uint64_t{1} << 24;
+    if (n > limit) {
       throw DecodeError("encoded length " + std::to_string(n) + " exceeds the " +
                         std::to_string(remaining()) + " bytes left in the payload");
     }

@@ -102,6 +102,14 @@ T decode_value(ByteReader& in) {
   return Codec<T>::decode(in);
 }
 
+// The fewest bytes one value of T encodes to, which bounds a decoded length
+// prefix by what is left of the payload. Empty types encode to nothing, so
+// their counts are bounded separately (ByteReader::read_length).
+template <typename T>
+constexpr std::size_t min_encoded_size() noexcept {
+  return std::is_empty_v<T> ? 0 : 1;
+}
+
 template <typename W, typename Range>
 void encode_range(W& out, const Range& r) {
   out.template write_pod<std::uint64_t>(static_cast<std::uint64_t>(r.size()));
@@ -133,7 +141,9 @@ struct Codec {
     try {
       cereal::BinaryInputArchive ar(is);
       ar(v);
-    } catch (const cereal::Exception& e) {
+    } catch (const std::exception& e) {
+      // cereal throws its own exceptions, but a corrupt length can also
+      // surface as std::length_error or std::bad_alloc from a resize.
       throw DecodeError(std::string("cereal could not decode the payload: ") + e.what());
     }
     return v;
@@ -189,8 +199,8 @@ struct Codec<std::vector<T, A>> {
       v.resize(in.read_length(sizeof(T)));
       in.read(v.data(), v.size() * sizeof(T));
     } else {
-      const std::size_t n = in.read_length(1);
-      v.reserve(n);
+      const std::size_t n = in.read_length(detail::min_encoded_size<T>());
+      if constexpr (detail::min_encoded_size<T>() != 0) v.reserve(n);
       for (std::size_t i = 0; i < n; ++i) v.push_back(detail::decode_value<T>(in));
     }
     return v;
@@ -292,7 +302,7 @@ struct AssociativeCodec {
   }
   static C decode(ByteReader& in) {
     C c;
-    const std::size_t n = in.read_length(1);
+    const std::size_t n = in.read_length(min_encoded_size<Element>());
     for (std::size_t i = 0; i < n; ++i) c.insert(decode_value<Element>(in));
     return c;
   }
@@ -305,8 +315,19 @@ struct Codec<std::map<K, V, R...>>
 template <typename K, typename V, typename... R>
 struct Codec<std::unordered_map<K, V, R...>>
     : detail::AssociativeCodec<std::unordered_map<K, V, R...>, std::pair<K, V>> {};
+template <typename K, typename V, typename... R>
+struct Codec<std::multimap<K, V, R...>>
+    : detail::AssociativeCodec<std::multimap<K, V, R...>, std::pair<K, V>> {};
+template <typename K, typename V, typename... R>
+struct Codec<std::unordered_multimap<K, V, R...>>
+    : detail::AssociativeCodec<std::unordered_multimap<K, V, R...>, std::pair<K, V>> {};
 template <typename K, typename... R>
 struct Codec<std::set<K, R...>> : detail::AssociativeCodec<std::set<K, R...>, K> {};
+template <typename K, typename... R>
+struct Codec<std::multiset<K, R...>> : detail::AssociativeCodec<std::multiset<K, R...>, K> {};
+template <typename K, typename... R>
+struct Codec<std::unordered_multiset<K, R...>>
+    : detail::AssociativeCodec<std::unordered_multiset<K, R...>, K> {};
 template <typename K, typename... R>
 struct Codec<std::unordered_set<K, R...>>
     : detail::AssociativeCodec<std::unordered_set<K, R...>, K> {};

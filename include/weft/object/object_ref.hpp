@@ -47,7 +47,7 @@ class SealedAwaiter : public ObjectWaiter {
     task_ = std::exchange(tls_task_context, nullptr);
     if (task_ != nullptr) task_->on_block();
     if (state_->add_waiter(this)) return true;
-    resumed();
+    if (task_ != nullptr) resumed();  // sealed meanwhile: carry on at once
     return false;
   }
   void await_resume() noexcept {
@@ -68,6 +68,11 @@ class SealedAwaiter : public ObjectWaiter {
 };
 
 inline std::string describe_object(const ObjectState& s) { return "object " + s.id().to_string(); }
+
+// Names the object in an error message, formatted only if one is thrown.
+inline auto describer(const ObjectState& s) {
+  return [&s] { return describe_object(s); };
+}
 
 inline void rethrow_if_failed(const ObjectState& s) {
   if (s.error()) std::rethrow_exception(s.error());
@@ -126,7 +131,7 @@ class ObjectRef {
       ObjectView<E> await_resume() {
         SealedAwaiter::await_resume();
         detail::rethrow_if_failed(*state_);
-        auto body = payload_body<T>(state_->payload(), detail::describe_object(*state_));
+        auto body = payload_body<T>(state_->payload(), detail::describer(*state_));
         std::span<const E> data(reinterpret_cast<const E*>(body.data()), body.size() / sizeof(E));
         return ObjectView<E>(std::move(pin), data);
       }
@@ -138,9 +143,9 @@ class ObjectRef {
   static T read(const detail::ObjectState& s) {
     detail::rethrow_if_failed(s);
     if constexpr (std::is_void_v<T>) {
-      read_payload<std::monostate>(s.payload(), detail::describe_object(s));
+      read_payload<std::monostate>(s.payload(), detail::describer(s));
     } else {
-      return read_payload<T>(s.payload(), detail::describe_object(s));
+      return read_payload<T>(s.payload(), detail::describer(s));
     }
   }
 

@@ -84,9 +84,9 @@ class ObjectStore {
     return {node_, next_sequence_.fetch_add(1, std::memory_order_relaxed)};
   }
 
-  // Room for a payload of `size` bytes. `what` names the object for errors.
-  // Throws ObjectStoreFullError if it cannot be held.
-  PayloadBuffer allocate(std::size_t size, std::string_view what);
+  // Room for a payload of `size` bytes for object `id`. Throws
+  // ObjectStoreFullError, naming the object and the sizes, if it cannot be held.
+  PayloadBuffer allocate(std::size_t size, ObjectId id);
 
   std::size_t capacity() const noexcept { return arena_.capacity(); }
   std::size_t arena_bytes_used() const noexcept { return arena_.used(); }

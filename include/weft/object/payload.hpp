@@ -2,7 +2,8 @@
 //
 //   [fingerprint u64][body offset u32][reserved u32][padding][body]
 //
-// The body of a vector of numbers is the raw elements, 64-byte aligned within
+// The body of a vector of numbers is the raw elements (their byte count is
+// in the first 8 bytes of the padding), 64-byte aligned within
 // the payload (payloads themselves start 64-byte aligned in the arena), so a
 // reader on the same node can view it in place without copying.
 #pragma once
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -62,7 +64,11 @@ void write_payload(std::span<std::byte> out, const T& v) {
   std::memcpy(out.data(), &h, sizeof h);
   SpanWriter w(out.subspan(h.body_offset));
   if constexpr (RawPayload<T>::value) {
-    w.write(v.data(), out.size() - h.body_offset);
+    // The raw body's length also sits in the header's padding, so a payload
+    // cut at an element boundary is caught rather than read as a shorter vector.
+    const std::uint64_t body_bytes = out.size() - h.body_offset;
+    std::memcpy(out.data() + sizeof h, &body_bytes, sizeof body_bytes);
+    w.write(v.data(), body_bytes);
   } else {
     Codec<T>::encode(w, v);
   }
@@ -81,27 +87,46 @@ inline PayloadHeader read_payload_header(std::span<const std::byte> payload) {
   return h;
 }
 
+namespace detail {
+// `what` names the object in errors: a string, or a callable returning one
+// that is called only on failure, so the happy path formats nothing.
+template <typename Describe>
+std::string describe(const Describe& what) {
+  if constexpr (std::is_invocable_v<const Describe&>) {
+    return what();
+  } else {
+    return std::string(what);
+  }
+}
+}  // namespace detail
+
 // The body of a payload known to hold a T; throws TypeMismatchError otherwise.
-// `what` names the object in the error (e.g. "object 3a:17").
-template <typename T>
-std::span<const std::byte> payload_body(std::span<const std::byte> payload, std::string_view what) {
+// `what` names the object in the error (e.g. "object 3a:17"), see describe().
+template <typename T, typename Describe>
+std::span<const std::byte> payload_body(std::span<const std::byte> payload, const Describe& what) {
   const PayloadHeader h = read_payload_header(payload);
   if (h.fingerprint != type_fingerprint<T>) {
-    throw TypeMismatchError(fmt::format("{} holds a value of type `{}`, but was read as `{}`", what,
-                                        detail::describe_fingerprint(h.fingerprint),
-                                        type_name<T>()));
+    throw TypeMismatchError(
+        fmt::format("{} holds a value of type `{}`, but was read as `{}`", detail::describe(what),
+                    detail::describe_fingerprint(h.fingerprint), type_name<T>()));
   }
   return payload.subspan(h.body_offset);
 }
 
-template <typename T>
-T read_payload(std::span<const std::byte> payload, std::string_view what) {
+template <typename T, typename Describe>
+T read_payload(std::span<const std::byte> payload, const Describe& what) {
   auto body = payload_body<T>(payload, what);
   if constexpr (RawPayload<T>::value) {
     using E = typename RawPayload<T>::element_type;
+    std::uint64_t body_bytes = 0;
+    std::memcpy(&body_bytes, payload.data() + sizeof(PayloadHeader), sizeof body_bytes);
+    if (body_bytes != body.size()) {
+      throw DecodeError(fmt::format("{}: raw body of {} bytes, but its header says {}",
+                                    detail::describe(what), body.size(), body_bytes));
+    }
     if (body.size() % sizeof(E) != 0) {
-      throw DecodeError(fmt::format("{}: raw body of {} bytes is not a whole number of `{}`", what,
-                                    body.size(), type_name<E>()));
+      throw DecodeError(fmt::format("{}: raw body of {} bytes is not a whole number of `{}`",
+                                    detail::describe(what), body.size(), type_name<E>()));
     }
     const auto* first = reinterpret_cast<const E*>(body.data());
     return T(first, first + body.size() / sizeof(E));
@@ -109,8 +134,8 @@ T read_payload(std::span<const std::byte> payload, std::string_view what) {
     ByteReader in(body);
     T v = Codec<T>::decode(in);
     if (in.remaining() != 0) {
-      throw DecodeError(fmt::format("{}: {} bytes left over after decoding `{}`", what,
-                                    in.remaining(), type_name<T>()));
+      throw DecodeError(fmt::format("{}: {} bytes left over after decoding `{}`",
+                                    detail::describe(what), in.remaining(), type_name<T>()));
     }
     return v;
   }

@@ -30,7 +30,7 @@ inline ObjectHandle make_pending_object(ObjectStore& store) {
 template <typename T>
 void seal_with_value(ObjectState& state, const T& value) noexcept {
   try {
-    PayloadBuffer buf = state.store().allocate(payload_size(value), describe_object(state));
+    PayloadBuffer buf = state.store().allocate(payload_size(value), state.id());
     std::vector<ObjectHandle> nested;
     {
       NestedRefScope collect(nested);
@@ -60,7 +60,7 @@ template <typename T>
 ObjectRef<std::decay_t<T>> put(ObjectStore& store, const T& value) {
   using V = std::decay_t<T>;
   auto h = detail::ObjectHandle::adopt(new detail::ObjectState(store, store.next_id()));
-  PayloadBuffer buf = store.allocate(payload_size<V>(value), detail::describe_object(*h.get()));
+  PayloadBuffer buf = store.allocate(payload_size<V>(value), h->id());
   std::vector<detail::ObjectHandle> nested;
   {
     detail::NestedRefScope collect(nested);

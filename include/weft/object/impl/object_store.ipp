@@ -44,23 +44,23 @@ ObjectStore::ObjectStore(NodeId node, ObjectStoreOptions options)
       options_(std::move(options)),
       arena_(options_.capacity != 0 ? options_.capacity : default_capacity(), options_.name) {}
 
-PayloadBuffer ObjectStore::allocate(std::size_t size, std::string_view what) {
+PayloadBuffer ObjectStore::allocate(std::size_t size, ObjectId id) {
   if (size < options_.inline_threshold) {
     auto* p = static_cast<std::byte*>(::operator new(size == 0 ? 1 : size, heap_alignment));
     return PayloadBuffer(p, size, nullptr);
   }
   if (size > arena_.capacity()) {
     throw ObjectStoreFullError(
-        fmt::format("{} of {} does not fit the {} object store; raise the store capacity", what,
-                    human_bytes(size), human_bytes(arena_.capacity())));
+        fmt::format("object {} of {} does not fit the {} object store; raise the store capacity",
+                    id.to_string(), human_bytes(size), human_bytes(arena_.capacity())));
   }
   auto offset = arena_.allocate(size);
   if (!offset) {
     throw ObjectStoreFullError(fmt::format(
-        "{} of {} does not fit: the object store has {} of {} in use and its largest free "
+        "object {} of {} does not fit: the object store has {} of {} in use and its largest free "
         "block is {}; release references to objects you no longer need",
-        what, human_bytes(size), human_bytes(arena_.used()), human_bytes(arena_.capacity()),
-        human_bytes(arena_.largest_free_block())));
+        id.to_string(), human_bytes(size), human_bytes(arena_.used()),
+        human_bytes(arena_.capacity()), human_bytes(arena_.largest_free_block())));
   }
   return PayloadBuffer(arena_.base() + *offset, size, &arena_);
 }

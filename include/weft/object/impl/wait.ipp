@@ -35,7 +35,6 @@ struct WaitArm {
     wait->executor = current_executor();
     std::size_t i = 0;
     for (auto* s : states) {
-      if (s->ready()) continue;
       WaitNode& node = wait->nodes[i++];
       node.notify = &on_sealed;
       node.state = s;
@@ -54,8 +53,13 @@ struct WaitArm {
 
 Task<void> wait_sealed(std::vector<ObjectState*> states, std::size_t num_returns,
                        std::optional<std::chrono::nanoseconds> timeout) {
-  std::size_t sealed = 0;
-  for (auto* s : states) sealed += s->ready() ? 1 : 0;
+  // Only refs still pending are watched; one sealed from here on is counted
+  // through add_waiter's refusal, so none is missed.
+  std::vector<ObjectState*> pending;
+  for (auto* s : states) {
+    if (!s->ready()) pending.push_back(s);
+  }
+  const std::size_t sealed = states.size() - pending.size();
   if (sealed >= num_returns) co_return;
   if (timeout && timeout->count() <= 0) co_return;
 
@@ -64,9 +68,12 @@ Task<void> wait_sealed(std::vector<ObjectState*> states, std::size_t num_returns
     throw UsageError("weft::wait with a timeout needs a running node on this thread");
   }
   auto wait = std::make_shared<WaitState>(num_returns - sealed);
-  wait->nodes.resize(states.size() - sealed);  // never reallocated: waiters point into it
+  wait->nodes.resize(pending.size());  // never reallocated: waiters point into it
 
-  co_await WaitArm{wait, states, reactor, timeout};
+  // Named, not a braced temporary: GCC 12 destroys a braced aggregate awaiter
+  // twice when it suspends, which would drop `wait` once too often.
+  WaitArm arm{wait, pending, reactor, timeout};
+  co_await arm;
 
   // Unregister the waiters that were not notified; notified ones let go themselves.
   for (auto& node : wait->nodes) {
