@@ -1,0 +1,134 @@
+// Every function and actor the cluster tests run on remote nodes.
+//
+// They live in this one header, included by the test binary and by
+// other_build.cpp, so that the two builds' registries differ in exactly one
+// function (only_in_other_build) and the handshake's refusal has a single,
+// known difference to name. Anything registered (WEFT_REMOTE, WEFT_ACTOR, an
+// actor constructor used by spawn) belongs here, not in a test file.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "weft/weft.hpp"
+
+// --- tasks ------------------------------------------------------------------------
+
+// The process a task ran in: tells the test which node ran it.
+inline int cluster_pid() { return static_cast<int>(getpid()); }
+WEFT_REMOTE(cluster_pid);
+
+inline int cluster_add(int a, int b) { return a + b; }
+WEFT_REMOTE(cluster_add);
+
+// `n` bytes following a pattern the summing tasks can check.
+inline std::vector<std::uint8_t> cluster_bytes(std::uint64_t n, std::uint32_t seed) {
+  std::vector<std::uint8_t> v(n);
+  for (std::uint64_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(i * 31 + seed);
+  return v;
+}
+WEFT_REMOTE(cluster_bytes);
+
+// As cluster_bytes, after `ms` milliseconds: a result that is still pending
+// when the test passes it on.
+inline weft::Task<std::vector<std::uint8_t>> cluster_bytes_later(std::uint64_t n,
+                                                                 std::uint32_t seed,
+                                                                 std::int64_t ms) {
+  co_await weft::sleep_for(std::chrono::milliseconds(ms));
+  co_return cluster_bytes(n, seed);
+}
+WEFT_REMOTE(cluster_bytes_later);
+
+// The sum the summing tasks should find for cluster_bytes(n, seed).
+inline std::uint64_t cluster_expected_sum(std::uint64_t n, std::uint32_t seed) {
+  std::uint64_t sum = 0;
+  for (std::uint64_t i = 0; i < n; ++i) sum += static_cast<std::uint8_t>(i * 31 + seed);
+  return sum;
+}
+
+// {sum of the bytes, size, pid of the node that summed them}.
+inline std::vector<std::uint64_t> cluster_sum_bytes(std::vector<std::uint8_t> v) {
+  std::uint64_t sum = 0;
+  for (auto b : v) sum += b;
+  return {sum, v.size(), static_cast<std::uint64_t>(getpid())};
+}
+WEFT_REMOTE(cluster_sum_bytes);
+
+// As cluster_sum_bytes, but receives the ref and awaits it where it runs.
+inline weft::Task<std::vector<std::uint64_t>> cluster_sum_bytes_ref(
+    weft::ObjectRef<std::vector<std::uint8_t>> ref) {
+  auto v = co_await ref;
+  co_return cluster_sum_bytes(std::move(v));
+}
+WEFT_REMOTE(cluster_sum_bytes_ref);
+
+inline std::uint64_t cluster_string_length(std::string s) { return s.size(); }
+WEFT_REMOTE(cluster_string_length);
+
+// Sleeps `ms` milliseconds on its node, then returns that node's pid.
+inline weft::Task<int> cluster_sleep_then_pid(std::int64_t ms) {
+  co_await weft::sleep_for(std::chrono::milliseconds(ms));
+  co_return cluster_pid();
+}
+WEFT_REMOTE(cluster_sleep_then_pid);
+
+// --- actors -------------------------------------------------------------------------
+
+class ClusterCounter {
+ public:
+  int add(int n) { return value_ += n; }
+  int value() const { return value_; }
+  int pid() const { return cluster_pid(); }
+  // Adds after `ms` milliseconds: a call that stays pending for a while.
+  weft::Task<int> slow_add(int n, std::int64_t ms) {
+    co_await weft::sleep_for(std::chrono::milliseconds(ms));
+    co_return value_ += n;
+  }
+
+ private:
+  int value_ = 0;
+};
+WEFT_ACTOR(ClusterCounter, &ClusterCounter::add, &ClusterCounter::value, &ClusterCounter::pid,
+           &ClusterCounter::slow_add);
+
+// Records the sequence numbers it is sent, in arrival order.
+class ClusterRecorder {
+ public:
+  int push(int seq) {
+    seen_.push_back(seq);
+    return seq;
+  }
+  std::vector<int> seen() const { return seen_; }
+
+ private:
+  std::vector<int> seen_;
+};
+WEFT_ACTOR(ClusterRecorder, &ClusterRecorder::push, &ClusterRecorder::seen);
+
+// Tasks that reach an actor from wherever they run.
+inline weft::Task<int> cluster_add_to_named(std::string name, int n) {
+  auto counter = co_await weft::get_actor<ClusterCounter>(name);
+  co_return co_await counter.call<&ClusterCounter::add>(n);
+}
+WEFT_REMOTE(cluster_add_to_named);
+
+// {the counter's value after adding n, pid of the node the task ran on}.
+inline weft::Task<std::vector<int>> cluster_add_via_handle(
+    weft::ActorHandle<ClusterCounter> counter, int n) {
+  const int value = co_await counter.call<&ClusterCounter::add>(n);
+  co_return std::vector<int>{value, cluster_pid()};
+}
+WEFT_REMOTE(cluster_add_via_handle);
+
+// spawn<T>(args...) registers T's constructor for those argument types where
+// it is instantiated; naming them here gives both builds the same ones. The
+// tests spawn actors without arguments only.
+[[maybe_unused]] static const bool cluster_constructors_registered =
+    (static_cast<void>(weft::detail::ConstructorRegistration<ClusterCounter, std::tuple<>>::id),
+     static_cast<void>(weft::detail::ConstructorRegistration<ClusterRecorder, std::tuple<>>::id),
+     true);
