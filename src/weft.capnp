@@ -212,14 +212,14 @@ interface Peer {
 interface Head {
   register @0 (info :NodeInfo) -> (nodeId :UInt64, view :ClusterView);
   heartbeat @1 (nodeId :UInt64, load :NodeLoad) -> ();
-  registerActor @2 (entry :ActorEntry) -> ();
+  registerActor @2 (entry :ActorEntry) -> (error :Text);   # error: why the name is refused
   lookupActor @3 (name :Text) -> (found :Bool, entry :ActorEntry);
   updateActor @4 (entry :ActorEntry) -> ();
   kvPut @5 (key :Text, value :Data) -> ();
   kvGet @6 (key :Text) -> (found :Bool, value :Data);
   kvDelete @7 (key :Text) -> (existed :Bool);
   createPlacementGroup @8 (strategy :PlacementStrategy, bundles :List(Bundle))
-      -> (groupId :UInt64, nodes :List(UInt64));
+      -> (groupId :UInt64, nodes :List(UInt64), error :Text);   # error: why it cannot be placed
   removePlacementGroup @9 (groupId :UInt64) -> ();
   startJob @10 (driverNode :UInt64) -> (jobId :UInt64);
   finishJob @11 (jobId :UInt64) -> ();

@@ -140,7 +140,7 @@ NodeInfo Cluster::local_info() const {
     } else if (name == "memory") {
       info.totals.memory = total;
     } else if (total > 0) {
-      info.totals.custom[name] = total;
+      info.totals.custom.set(name, total);
     }
   }
   info.store_capacity = node_.store().capacity();
@@ -160,7 +160,7 @@ NodeLoad Cluster::local_load() const {
     } else if (name == "memory") {
       load.available.memory = free;
     } else if (amounts.second > 0) {
-      load.available.custom[name] = free;
+      load.available.custom.set(name, free);
     }
   }
   load.store_used = node_.store().arena_bytes_used();
@@ -401,6 +401,15 @@ void Cluster::adopt_view(ClusterView v) {
 
 void Cluster::node_died(NodeId node) {
   links_.erase(node);
+  // Handles to actors that lived there now fail their calls at once.
+  std::vector<std::shared_ptr<ActorRecord>> orphans;
+  {
+    std::lock_guard lock(node_.actors_mutex_);
+    for (auto& [id, weak] : node_.actors_by_id_) {
+      if (auto record = weak.lock(); record && record->home() == node) orphans.push_back(record);
+    }
+  }
+  for (auto& record : orphans) record->kill();
   // Send again, elsewhere, every task that was running there (lineage).
   std::vector<TaskSpecPtr> again;
   {
@@ -445,6 +454,7 @@ void Cluster::submit(TaskSpecPtr spec) {
 NodeId Cluster::pick_target(const TaskSpec& spec) {
   const NodeId self = node_.node_id();
   const TaskOptions& o = spec.opts();
+  if (o.placement.group != 0) return o.placement.node;
   std::lock_guard lock(mutex_);
   std::vector<const NodeView*> alive;
   for (const auto& n : view_.nodes) {
@@ -455,8 +465,8 @@ NodeId Cluster::pick_target(const TaskSpec& spec) {
     const Resources& have = n.info.totals;
     if (need.cpu > have.cpu || need.gpu > have.gpu || need.memory > have.memory) return false;
     for (const auto& [name, amount] : need.custom) {
-      auto it = have.custom.find(name);
-      if (it == have.custom.end() || it->second < amount) return false;
+      const double* has = have.custom.find(name);
+      if (has == nullptr || *has < amount) return false;
     }
     return true;
   };
@@ -499,10 +509,33 @@ void Cluster::route(TaskSpecPtr spec) {
   enqueue(target, std::move(spec));
 }
 
+bool Cluster::alive_locked(NodeId node) const {
+  for (const auto& n : view_.nodes) {
+    if (n.info.id == node) return n.alive;
+  }
+  return false;
+}
+
+void Cluster::fail_unreachable(TaskSpecPtr spec, NodeId target) {
+  if (spec->actor) {
+    spec->result->seal_error(std::make_exception_ptr(
+        ActorDiedError(fmt::format("{} lived on node {:x}, which is not alive; {} was not run",
+                                   spec->actor->description(), target, spec->name))));
+  } else {
+    spec->result->seal_error(std::make_exception_ptr(Error(
+        fmt::format("task {} is pinned to node {:x}, which is not alive", spec->name, target))));
+  }
+}
+
 void Cluster::enqueue(NodeId target, TaskSpecPtr spec) {
   bool schedule = false;
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    if (!alive_locked(target)) {
+      lock.unlock();
+      fail_unreachable(std::move(spec), target);
+      return;
+    }
     TaskSpec* raw = spec.get();
     remote_tasks_[raw->result->id()] = RemoteTask{std::move(spec), target};
     outbox_.push_back({target, raw});
@@ -582,7 +615,7 @@ ObjectHandle Cluster::materialize(wire::RefArg::Reader ref) {
   if (ref.hasInline()) {
     auto data = ref.getInline();
     try {
-      PayloadBuffer buf = store.allocate(data.size(), describe_object(*handle.get()));
+      PayloadBuffer buf = store.allocate(data.size(), id);
       std::memcpy(buf.bytes().data(), data.begin(), data.size());
       handle->seal(std::move(buf));
     } catch (...) {
@@ -720,7 +753,7 @@ void Cluster::receive_results(capnp::List<wire::TaskResult>::Reader results) {
       case wire::TaskResult::VALUE: {
         auto data = r.getValue();
         try {
-          PayloadBuffer buf = node_.store().allocate(data.size(), describe_object(*result.get()));
+          PayloadBuffer buf = node_.store().allocate(data.size(), id);
           std::memcpy(buf.bytes().data(), data.begin(), data.size());
           result->seal(std::move(buf));
         } catch (...) {
@@ -763,7 +796,7 @@ void Cluster::pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::
             if (!p->buffer) {
               p->size = r.getTotalSize();
               p->next = std::min(chunk_size, p->size);
-              p->buffer = node_.store().allocate(p->size, describe_object(*p->into.get()));
+              p->buffer = node_.store().allocate(p->size, p->id);
             }
             if (offset + data.size() > p->size) {
               throw KJ_EXCEPTION(FAILED, "pulled chunk past the object's end");
@@ -800,6 +833,7 @@ NodeId Cluster::place_actor(const ActorOptions& options) {
   TaskOptions o;
   o.resources = options.resources;
   o.strategy = options.strategy;
+  o.placement = options.placement;
   probe.options = &o;
   return pick_target(probe);
 }
@@ -825,7 +859,7 @@ Task<std::shared_ptr<ActorRecord>> Cluster::create_remote_actor(NodeId target, A
       spec.setClassName(class_name);
       spec.setConstructorId(constructor_id);
       spec.setArgs(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(args.data()), args.size()));
-      spec.setName(options.name);
+      spec.setName(options.name.str());
       auto amounts = amounts_of(options.resources);
       to_wire(spec.initResources(static_cast<unsigned>(amounts.size())), amounts);
       spec.setMaxConcurrency(options.max_concurrency);
@@ -839,6 +873,7 @@ Task<std::shared_ptr<ActorRecord>> Cluster::create_remote_actor(NodeId target, A
 }
 
 Task<void> Cluster::register_name(ActorLocation where, std::string name) {
+  std::string refused;
   co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<void> {
     ActorEntry e;
     e.actor_id = where.actor_id;
@@ -849,17 +884,19 @@ Task<void> Cluster::register_name(ActorLocation where, std::string name) {
       try {
         store_->register_actor(e);
       } catch (const std::exception& ex) {
-        return KJ_EXCEPTION(FAILED, ex.what());
+        refused = ex.what();
       }
       return kj::READY_NOW;
     }
     KJ_IF_MAYBE (head, links_[0]->head) {
       auto req = head->registerActorRequest();
       to_wire(req.initEntry(), e);
-      return req.send().ignoreResult();
+      return req.send().then(
+          [&](capnp::Response<wire::Head::RegisterActorResults> r) { refused = r.getError(); });
     }
     return KJ_EXCEPTION(DISCONNECTED, "not connected to the head");
   });
+  if (!refused.empty()) throw Error(refused);
 }
 
 Task<std::optional<ActorLocation>> Cluster::lookup_name(std::string name) {
@@ -913,6 +950,10 @@ void Cluster::forward_call(ActorRecord& proxy, TaskSpecPtr call) {
 }
 
 void Cluster::kill_remote(NodeId home, std::uint64_t actor_id) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!alive_locked(home)) return;  // nothing left to tell
+  }
   node_.reactor().post([this, home, actor_id] {
     KjAsioEventPort::CompletionScope scope;
     with_peer(home, [actor_id](wire::Peer::Client& peer) {
@@ -920,6 +961,75 @@ void Cluster::kill_remote(NodeId home, std::uint64_t actor_id) {
       req.setActorId(actor_id);
       req.send().detach([](kj::Exception&&) {});
     });
+  });
+}
+
+// --- placement groups ----------------------------------------------------------
+
+namespace {
+wire::PlacementStrategy to_wire(PlacementStrategy s) {
+  switch (s) {
+    case PlacementStrategy::spread:
+      return wire::PlacementStrategy::SPREAD;
+    case PlacementStrategy::strict_pack:
+      return wire::PlacementStrategy::STRICT_PACK;
+    case PlacementStrategy::strict_spread:
+      return wire::PlacementStrategy::STRICT_SPREAD;
+    case PlacementStrategy::pack:
+      break;
+  }
+  return wire::PlacementStrategy::PACK;
+}
+}  // namespace
+
+Task<PlacementGroup> Cluster::create_placement_group(PlacementStrategy strategy,
+                                                     std::vector<Resources> bundles) {
+  // A refusal comes back as text (group id 0), so it can be thrown as the
+  // InfeasibleError it is rather than as a transport failure.
+  std::string refused;
+  PlacementGroup group = co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<PlacementGroup> {
+    if (is_head_) {
+      try {
+        return store_->create_placement_group(strategy, bundles);
+      } catch (const std::exception& e) {
+        refused = e.what();
+        return PlacementGroup{};
+      }
+    }
+    KJ_IF_MAYBE (head, links_[0]->head) {
+      auto req = head->createPlacementGroupRequest();
+      req.setStrategy(to_wire(strategy));
+      auto list = req.initBundles(static_cast<unsigned>(bundles.size()));
+      for (unsigned i = 0; i < bundles.size(); ++i) {
+        auto amounts = amounts_of(bundles[i]);
+        detail::to_wire(list[i].initResources(static_cast<unsigned>(amounts.size())), amounts);
+      }
+      return req.send().then(
+          [&, strategy, bundles](capnp::Response<wire::Head::CreatePlacementGroupResults> r) {
+            refused = r.getError();
+            PlacementGroup g{r.getGroupId(), strategy, bundles, {}};
+            for (auto n : r.getNodes()) g.bundle_nodes.push_back(n);
+            return g;
+          });
+    }
+    return KJ_EXCEPTION(DISCONNECTED, "not connected to the head");
+  });
+  if (!refused.empty()) throw InfeasibleError(refused);
+  co_return group;
+}
+
+Task<void> Cluster::remove_placement_group(std::uint64_t group_id) {
+  co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<void> {
+    if (is_head_) {
+      store_->remove_placement_group(group_id);
+      return kj::READY_NOW;
+    }
+    KJ_IF_MAYBE (head, links_[0]->head) {
+      auto req = head->removePlacementGroupRequest();
+      req.setGroupId(group_id);
+      return req.send().ignoreResult();
+    }
+    return KJ_EXCEPTION(DISCONNECTED, "not connected to the head");
   });
 }
 

@@ -62,6 +62,9 @@ class Cluster final : public ClusterLink {
   void forget_name(std::uint64_t actor_id) override;
   void forward_call(ActorRecord& proxy, TaskSpecPtr call) override;
   void kill_remote(NodeId home, std::uint64_t actor_id) override;
+  Task<PlacementGroup> create_placement_group(PlacementStrategy strategy,
+                                              std::vector<Resources> bundles) override;
+  Task<void> remove_placement_group(std::uint64_t group_id) override;
 
   std::uint16_t port() const noexcept override { return port_; }
   ClusterView view() const override;
@@ -165,6 +168,8 @@ class Cluster final : public ClusterLink {
   void route(TaskSpecPtr spec);
   NodeId pick_target(const TaskSpec& spec);
   void enqueue(NodeId target, TaskSpecPtr spec);
+  bool alive_locked(NodeId node) const;
+  void fail_unreachable(TaskSpecPtr spec, NodeId target);
 
   Node& node_;
   ClusterOptions options_;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -42,10 +43,14 @@ std::size_t parse_size(std::string_view flag, std::string_view text) {
     scale = std::size_t{1} << 20;
   } else if (suffix == "G" || suffix == "g") {
     scale = std::size_t{1} << 30;
-  } else if (!suffix.empty() || end == s.c_str() || value <= 0) {
+  } else if (!suffix.empty()) {
+    end = nullptr;  // an unknown suffix
+  }
+  const double bytes = value * static_cast<double>(scale);
+  if (end == nullptr || end == s.c_str() || !std::isfinite(bytes) || bytes < 1 || bytes > 9.0e18) {
     throw UsageError(fmt::format("{}: '{}' is not a size (try 512M or 2G)", flag, text));
   }
-  return static_cast<std::size_t>(value * static_cast<double>(scale));
+  return static_cast<std::size_t>(bytes);
 }
 
 unsigned parse_count(std::string_view flag, std::string_view text, unsigned max) {

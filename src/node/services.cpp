@@ -70,8 +70,30 @@ kj::Promise<void> PeerService::pullObject(PullObjectContext context) {
                                             cluster_.node_.node_id()));
   }
   auto object = ObjectHandle::adopt(found);
-  if (!object->ready() || object->error()) {
-    return KJ_EXCEPTION(FAILED, fmt::format("object {} is not sealed here", id.to_string()));
+  if (!object->ready()) {
+    // A ref sent before its task finished: answer once it is sealed.
+    struct SealWait : ObjectWaiter {
+      kj::Own<kj::CrossThreadPromiseFulfiller<void>> sealed;
+    };
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+    auto* wait = new SealWait;
+    wait->sealed = kj::mv(paf.fulfiller);
+    wait->notify = [](ObjectWaiter* w) noexcept {
+      auto* self = static_cast<SealWait*>(w);
+      self->sealed->fulfill();
+      delete self;
+    };
+    if (!object->add_waiter(wait)) wait->notify(wait);
+    return paf.promise.then([context, object]() mutable { return answer_pull(context, object); });
+  }
+  return answer_pull(context, object);
+}
+
+kj::Promise<void> PeerService::answer_pull(PullObjectContext context, const ObjectHandle& object) {
+  auto params = context.getParams();
+  const ObjectId id = object->id();
+  if (object->error()) {
+    return KJ_EXCEPTION(FAILED, fmt::format("object {} failed: it holds an error", id.to_string()));
   }
   auto payload = object->payload();
   const std::uint64_t offset = std::min<std::uint64_t>(params.getOffset(), payload.size());
@@ -91,7 +113,7 @@ kj::Promise<void> PeerService::freeObjects(FreeObjectsContext context) {
 kj::Promise<void> PeerService::createActor(CreateActorContext context) {
   auto spec = context.getParams().getSpec();
   ActorOptions options;
-  options.name = spec.getName();
+  options.name = Name(std::string_view(spec.getName().cStr()));
   options.resources = resources_from_wire(spec.getResources());
   options.max_concurrency = spec.getMaxConcurrency();
   options.dedicated_thread = spec.getDedicatedThread();
@@ -171,7 +193,12 @@ kj::Promise<void> HeadService::heartbeat(HeartbeatContext context) {
 }
 
 kj::Promise<void> HeadService::registerActor(RegisterActorContext context) {
-  return answer([&] { store_.register_actor(from_wire(context.getParams().getEntry())); });
+  try {
+    store_.register_actor(from_wire(context.getParams().getEntry()));
+  } catch (const std::exception& e) {
+    context.getResults().setError(e.what());
+  }
+  return kj::READY_NOW;
 }
 
 kj::Promise<void> HeadService::lookupActor(LookupActorContext context) {
@@ -234,13 +261,16 @@ kj::Promise<void> HeadService::createPlacementGroup(CreatePlacementGroupContext 
       strategy = PlacementStrategy::strict_spread;
       break;
   }
-  return answer([&] {
+  auto results = context.getResults();
+  try {
     PlacementGroup group = store_.create_placement_group(strategy, bundles);
-    auto results = context.getResults();
     results.setGroupId(group.id);
     auto nodes = results.initNodes(static_cast<unsigned>(group.bundle_nodes.size()));
     for (unsigned i = 0; i < group.bundle_nodes.size(); ++i) nodes.set(i, group.bundle_nodes[i]);
-  });
+  } catch (const std::exception& e) {
+    results.setError(e.what());
+  }
+  return kj::READY_NOW;
 }
 
 kj::Promise<void> HeadService::removePlacementGroup(RemovePlacementGroupContext context) {

@@ -15,7 +15,7 @@ std::vector<std::pair<std::string, double>> amounts_of(const Resources& r) {
   if (r.cpu != 0) out.emplace_back("cpu", r.cpu);
   if (r.gpu != 0) out.emplace_back("gpu", r.gpu);
   if (r.memory != 0) out.emplace_back("memory", r.memory);
-  for (const auto& [name, amount] : r.custom) out.emplace_back(name, amount);
+  for (const auto& [name, amount] : r.custom) out.emplace_back(name.str(), amount);
   return out;
 }
 
@@ -39,7 +39,7 @@ Resources resources_from_wire(capnp::List<wire::Resource>::Reader list) {
     } else if (name == "memory") {
       r.memory = amount;
     } else {
-      r.custom[name] = amount;
+      r.custom.set(name, amount);
     }
   }
   return r;
@@ -151,7 +151,7 @@ void to_wire(wire::TaskOptions::Builder b, const TaskOptions& o) {
   } else {
     strategy.setHybrid();
   }
-  b.setName(o.name);
+  b.setName(o.name.str());
   b.setBundleIndex(-1);
 }
 
@@ -167,7 +167,7 @@ TaskOptions from_wire(wire::TaskOptions::Reader r) {
     o.strategy =
         NodeAffinity{strategy.getNodeAffinity().getNode(), strategy.getNodeAffinity().getSoft()};
   }
-  o.name = r.getName();
+  o.name = Name(std::string_view(r.getName().cStr()));
   return o;
 }
 

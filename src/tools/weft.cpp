@@ -38,9 +38,9 @@ std::string resources(const weft::Resources& available, const weft::Resources& t
   std::string out = fmt::format("cpu {}/{}", total.cpu - available.cpu, total.cpu);
   if (total.gpu > 0) out += fmt::format(", gpu {}/{}", total.gpu - available.gpu, total.gpu);
   for (const auto& [name, amount] : total.custom) {
-    auto it = available.custom.find(name);
-    const double free = it == available.custom.end() ? 0 : it->second;
-    out += fmt::format(", {} {}/{}", name, amount - free, amount);
+    const double* left = available.custom.find(name);
+    const double free = left == nullptr ? 0 : *left;
+    out += fmt::format(", {} {}/{}", name.view(), amount - free, amount);
   }
   return out;
 }
@@ -51,17 +51,18 @@ void print_status(weft::wire::ClusterStatus::Reader s) {
   for (const auto& n : view.nodes) alive += n.alive ? 1 : 0;
   std::printf("cluster: %zu node%s alive (view version %llu)\n\n", alive, alive == 1 ? "" : "s",
               static_cast<unsigned long long>(view.version));
-  std::printf("%-14s %-22s %-7s %-6s %-28s %-22s %-8s %-6s %s\n", "node", "address", "pid",
-              "state", "resources used/total", "object store", "objects", "tasks", "actors");
+  std::printf("%-14s %-22s %-7s %-6s %-28s %-22s %-8s %-6s %s\n", "node", "address", "pid", "state",
+              "resources used/total", "object store", "objects", "tasks", "actors");
   for (const auto& n : view.nodes) {
-    std::printf("%-14llx %-22s %-7d %-6s %-28s %-22s %-8llu %-6llu %llu\n",
-                static_cast<unsigned long long>(n.info.id),
-                fmt::format("{}:{}", n.info.host, n.info.port).c_str(), n.info.pid,
-                n.alive ? "alive" : "dead", resources(n.load.available, n.info.totals).c_str(),
-                fmt::format("{} / {}", bytes(n.load.store_used), bytes(n.info.store_capacity)).c_str(),
-                static_cast<unsigned long long>(n.load.live_objects),
-                static_cast<unsigned long long>(n.load.tasks_in_flight),
-                static_cast<unsigned long long>(n.load.live_actors));
+    std::printf(
+        "%-14llx %-22s %-7d %-6s %-28s %-22s %-8llu %-6llu %llu\n",
+        static_cast<unsigned long long>(n.info.id),
+        fmt::format("{}:{}", n.info.host, n.info.port).c_str(), n.info.pid,
+        n.alive ? "alive" : "dead", resources(n.load.available, n.info.totals).c_str(),
+        fmt::format("{} / {}", bytes(n.load.store_used), bytes(n.info.store_capacity)).c_str(),
+        static_cast<unsigned long long>(n.load.live_objects),
+        static_cast<unsigned long long>(n.load.tasks_in_flight),
+        static_cast<unsigned long long>(n.load.live_actors));
   }
   if (s.getActors().size() > 0) {
     std::printf("\n%-20s %-16s %-14s %s\n", "actor", "class", "node", "state");
@@ -69,7 +70,7 @@ void print_status(weft::wire::ClusterStatus::Reader s) {
       const auto e = weft::detail::from_wire(a);
       std::printf("%-20s %-16s %-14llx %s\n", e.name.empty() ? "(anonymous)" : e.name.c_str(),
                   e.class_name.c_str(), static_cast<unsigned long long>(e.node),
-                  e.state == weft::ActorState::alive ? "alive"
+                  e.state == weft::ActorState::alive  ? "alive"
                   : e.state == weft::ActorState::dead ? "dead"
                                                       : "restarting");
     }
@@ -103,8 +104,8 @@ int run(std::string_view command, const std::string& host, std::uint16_t port,
     return weft::detail::connect_tcp(reactor.context(), endpoint)
         .then([&](kj::Own<kj::AsyncIoStream> stream) {
           conn.stream = kj::mv(stream);
-          conn.network = kj::heap<capnp::TwoPartyVatNetwork>(
-              *conn.stream, capnp::rpc::twoparty::Side::CLIENT);
+          conn.network =
+              kj::heap<capnp::TwoPartyVatNetwork>(*conn.stream, capnp::rpc::twoparty::Side::CLIENT);
           conn.rpc = kj::heap(capnp::makeRpcClient(*conn.network));
           capnp::MallocMessageBuilder vat;
           auto vat_id = vat.initRoot<capnp::rpc::twoparty::VatId>();
@@ -125,9 +126,8 @@ int run(std::string_view command, const std::string& host, std::uint16_t port,
                   print_status(s.getStatus());
                 });
           }
-          return head.stopClusterRequest().send().then([](auto&&) {
-            std::printf("cluster stopped\n");
-          });
+          return head.stopClusterRequest().send().then(
+              [](auto&&) { std::printf("cluster stopped\n"); });
         })
         .attach(kj::defer([&] {
           conn.rpc = nullptr;

@@ -67,7 +67,7 @@ TEST_CASE("a pending call to an actor on a killed node fails with ActorDiedError
 
 // Fails today: the proxy stays alive and the call waits for a node that is
 // gone (see the report).
-TEST_CASE("a call to an actor whose node has died fails instead of hanging", "[!mayfail]") {
+TEST_CASE("a call to an actor whose node has died fails instead of hanging") {
   LocalCluster cluster(3);
   const weft::NodeId c = cluster.worker_id(1);
   auto counter = counter_on(cluster, c);
@@ -82,7 +82,7 @@ TEST_CASE("a call to an actor whose node has died fails instead of hanging", "[!
 
 // Fails today: the send to the dead node fails, but the task is never
 // failed (see the report).
-TEST_CASE("a task pinned to a node that has died fails instead of hanging", "[!mayfail]") {
+TEST_CASE("a task pinned to a node that has died fails instead of hanging") {
   LocalCluster cluster(3);
   const weft::NodeId c = cluster.worker_id(1);
   weft::Node::ThreadScope scope(cluster.head());

@@ -299,7 +299,7 @@ TEST_CASE("tasks that submit and await tasks compute fib(15) without deadlock") 
 // the first slice of its body (up to its first suspension) sees; after a
 // timer the task waits on its children holding its cpu, and two such tasks
 // starve the node.
-TEST_CASE("a task that suspended before awaiting its children still lends its cpu", "[!mayfail]") {
+TEST_CASE("a task that suspended before awaiting its children still lends its cpu") {
   weft::Node node(small_node());
   weft::Node::ThreadScope scope(node);
   auto r = weft::submit<&tasks_fib_after_sleep>(8);
@@ -423,7 +423,7 @@ TEST_CASE("a custom resource of capacity 1 lets one task hold it at a time") {
 // Ray lends only a blocked task's cpu; lending every resource lets a second
 // task into a capacity-1 resource (a GPU, a licence) while the first still
 // uses it.
-TEST_CASE("a task blocked on an ObjectRef keeps its custom resource", "[!mayfail]") {
+TEST_CASE("a task blocked on an ObjectRef keeps its custom resource") {
   tasks_reset_probe();
   weft::Node node({.threads = 2,
                    .resources = weft::Resources{.cpu = 2, .custom = {{"slot", 1}}},

@@ -15,21 +15,6 @@
 
 namespace weft {
 
-namespace detail {
-// The task body running in the current job, told when it blocks on an object
-// and when it continues, so the scheduler can lend its resources meanwhile
-// (as Ray does for a worker blocked in ray.get). Every job starts with none.
-class TaskContext {
- public:
-  virtual void on_block() noexcept = 0;
-  virtual void on_unblock() noexcept = 0;
-
- protected:
-  ~TaskContext() = default;
-};
-inline thread_local TaskContext* tls_task_context = nullptr;
-}  // namespace detail
-
 // A unit of work. `run(arg)` must not throw.
 struct Job {
   void (*run)(void*) noexcept = nullptr;
@@ -40,10 +25,7 @@ struct Job {
                h.address()};
   }
   explicit operator bool() const noexcept { return run != nullptr; }
-  void operator()() const noexcept {
-    detail::tls_task_context = nullptr;
-    run(arg);
-  }
+  void operator()() const noexcept { run(arg); }
 };
 
 class Executor {

@@ -1,11 +1,13 @@
 // LocalScheduler: runs a node's tasks on its executors, within its resources.
 //
-// A task waits until its ref arguments are sealed, then queues (FIFO) until
-// its resources fit, then runs on the executor pool. A task blocked on an
-// ObjectRef lends its resources back until it continues (as Ray does for a
-// worker blocked in ray.get), so tasks that wait on tasks cannot starve the
-// node. Failures derived from RetryableError are retried up to max_retries;
-// the rest seal the result with a TaskError. Thread-safe.
+// A task waits until its ref arguments are sealed, then queues (FIFO among
+// tasks with the same demand) until its resources fit, then runs on the
+// executor pool. A coroutine task hands
+// its cpu back at its first suspension (it holds no thread while suspended),
+// so tasks that wait on tasks cannot starve the node; its other resources
+// stay held until it finishes. Failures derived from RetryableError are
+// retried up to max_retries; the rest seal the result with a TaskError.
+// Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -14,6 +16,8 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "weft/core/executor.hpp"
 #include "weft/node/resource_pool.hpp"
@@ -50,9 +54,9 @@ class LocalScheduler {
   static void on_complete(detail::TaskSpec* spec, std::exception_ptr error) noexcept;
 
   void admit(Attempt* a) noexcept;
+  std::deque<Attempt*>& queue_for(const ResourcePool::Demand& demand);
   void finish(Attempt* a, std::exception_ptr error) noexcept;
   void give_back(const ResourcePool::Demand& d) noexcept;
-  void take_forced(const ResourcePool::Demand& d) noexcept;
   void dispatch_fitting_locked() noexcept;
   void task_done() noexcept;
 
@@ -60,7 +64,9 @@ class LocalScheduler {
   mutable std::mutex mutex_;
   ResourcePool pool_;
   ResourcePool::Demand default_demand_;
-  std::deque<Attempt*> queue_;  // admitted, waiting for resources
+  // Admitted tasks waiting for resources: FIFO per demand shape, so a task
+  // waiting for a busy resource never holds up tasks that need other ones.
+  std::vector<std::pair<ResourcePool::Demand, std::deque<Attempt*>>> queues_;
   std::atomic<std::size_t> in_flight_{0};
 };
 

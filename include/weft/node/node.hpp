@@ -32,6 +32,7 @@
 #include "weft/node/local_scheduler.hpp"
 #include "weft/object/object_store.hpp"
 #include "weft/remote/actor_record.hpp"
+#include "weft/remote/placement_group.hpp"
 #include "weft/remote/runtime.hpp"
 
 namespace weft {
@@ -80,6 +81,9 @@ class ClusterLink {
   virtual void forget_name(std::uint64_t actor_id) = 0;
   virtual void forward_call(ActorRecord& proxy, TaskSpecPtr call) = 0;
   virtual void kill_remote(NodeId home, std::uint64_t actor_id) = 0;
+  virtual Task<PlacementGroup> create_placement_group(PlacementStrategy strategy,
+                                                      std::vector<Resources> bundles) = 0;
+  virtual Task<void> remove_placement_group(std::uint64_t group_id) = 0;
 
   // For weft::run and the tools (any thread).
   virtual std::uint16_t port() const noexcept = 0;
@@ -129,6 +133,9 @@ class Node final : public Runtime {
                                                      std::string_view class_name) override;
   void forward_call(detail::ActorRecord& proxy, detail::TaskSpecPtr call) override;
   void actor_died(detail::ActorRecord& actor) noexcept override;
+  Task<PlacementGroup> create_placement_group(PlacementStrategy strategy,
+                                              std::vector<Resources> bundles) override;
+  Task<void> remove_placement_group(std::uint64_t group_id) override;
 
   // Joins (or, as head, forms) a cluster over TCP; blocks until this node is
   // registered with the head. Throws weft::Error if the head refuses it.
@@ -198,6 +205,9 @@ class Node final : public Runtime {
   std::unordered_map<std::uint64_t, std::weak_ptr<detail::ActorRecord>> actors_by_id_;
   std::atomic<std::uint64_t> actor_sequence_{0};
   std::atomic<std::size_t> live_actors_{0};
+  // Placement groups of a node that runs alone: their bundles' resources.
+  std::map<std::uint64_t, std::vector<Resources>> local_groups_;
+  std::uint64_t next_group_id_ = 1;
   std::unique_ptr<detail::ClusterLink> cluster_;  // last: stopped before the rest
 };
 

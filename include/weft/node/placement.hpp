@@ -24,6 +24,7 @@
 
 #include "weft/object/object_id.hpp"
 #include "weft/remote/options.hpp"
+#include "weft/remote/placement_group.hpp"
 
 namespace weft {
 
@@ -66,25 +67,6 @@ class ResourceSet {
   void add(const std::string& name, std::int64_t milli);
 
   std::map<std::string, std::int64_t, std::less<>> milli_;
-};
-
-// Ray's placement group strategies.
-enum class PlacementStrategy : std::uint8_t {
-  pack,          // as few nodes as possible, one when it fits
-  spread,        // distinct nodes where possible, else reuse
-  strict_pack,   // all bundles on one node, or fail
-  strict_spread  // every bundle on its own node, or fail
-};
-
-// "PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD", as Ray spells them.
-std::string_view to_string(PlacementStrategy s) noexcept;
-
-// A gang reservation: bundle i holds bundles[i] on node bundle_nodes[i].
-struct PlacementGroup {
-  std::uint64_t id = 0;
-  PlacementStrategy strategy = PlacementStrategy::pack;
-  std::vector<Resources> bundles;
-  std::vector<NodeId> bundle_nodes;
 };
 
 // One alive node as placement sees it.

@@ -18,6 +18,7 @@ class ResourcePool {
  public:
   // A request in the pool's own indexing: (resource index, thousandths) pairs.
   using Demand = std::vector<std::pair<std::uint32_t, std::int64_t>>;
+  static constexpr std::uint32_t cpu_index = 0;
 
   explicit ResourcePool(const Resources& capacity);
 

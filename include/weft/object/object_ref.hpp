@@ -30,8 +30,7 @@ namespace weft {
 namespace detail {
 
 // Suspends the awaiting coroutine until `state` is sealed; resumes it on the
-// executor it was suspended from, and lends the running task's resources out
-// while it waits.
+// executor it was suspended from.
 class SealedAwaiter : public ObjectWaiter {
  public:
   explicit SealedAwaiter(ObjectState* state) noexcept : state_(state) {}
@@ -44,27 +43,16 @@ class SealedAwaiter : public ObjectWaiter {
       auto* self = static_cast<SealedAwaiter*>(w);
       resume_or_post(self->executor_, self->handle_);
     };
-    task_ = std::exchange(tls_task_context, nullptr);
-    if (task_ != nullptr) task_->on_block();
-    if (state_->add_waiter(this)) return true;
-    if (task_ != nullptr) resumed();  // sealed meanwhile: carry on at once
-    return false;
+    return state_->add_waiter(this);  // false: sealed meanwhile, carry on at once
   }
-  void await_resume() noexcept {
-    if (task_ != nullptr) resumed();
-  }
+  void await_resume() const noexcept {}
 
  protected:
   ObjectState* state_;
 
  private:
-  void resumed() noexcept {
-    task_->on_unblock();
-    tls_task_context = std::exchange(task_, nullptr);
-  }
   std::coroutine_handle<> handle_;
   Executor* executor_ = nullptr;
-  TaskContext* task_ = nullptr;
 };
 
 inline std::string describe_object(const ObjectState& s) { return "object " + s.id().to_string(); }

@@ -61,7 +61,7 @@ class ActorHandle {
 
   bool valid() const noexcept { return static_cast<bool>(record_); }
   bool alive() const noexcept { return record_ && record_->alive(); }
-  const std::string& name() const noexcept { return record_->options().name; }
+  std::string_view name() const noexcept { return record_->options().name.view(); }
   const std::shared_ptr<detail::ActorRecord>& record() const noexcept { return record_; }
 
  private:

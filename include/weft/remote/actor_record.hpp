@@ -52,6 +52,9 @@ class ActorRecord {
   }
   // Destroys the instance; on the actor's executor, or once nothing else runs.
   void destroy_instance() noexcept;
+  // Destroys the executor, which for a dedicated thread runs what is queued
+  // and joins it. Only once no call can arrive any more.
+  void stop_executor() noexcept { executor_.reset(); }
 
   // Queues a call (any thread). A call to a dead actor fails with ActorDiedError.
   void enqueue(TaskSpecPtr call);

@@ -1,18 +1,77 @@
 // Options for tasks and actors: resources, retries, placement, names.
 //
-//   weft::submit<&train>(weft::TaskOptions{.resources = {.cpu = 2, .custom = {{"disk", 1}}},
-//                                          .max_retries = 5}, cfg);
+//   weft::submit<&train>(weft::TaskOptions{.resources = {.cpu = 2}, .max_retries = 5}, cfg);
 //   co_await weft::spawn<Counter>(0).options({.name = "c", .max_concurrency = 4});
+//
+// Every option type here is trivially destructible (names and custom
+// resources are stored inline). That is deliberate: GCC 12 destroys a braced
+// aggregate temporary twice when the co_await expression holding it
+// suspends, which corrupts the heap for any member that owns memory. With
+// nothing to free, the braced forms above are safe. (GCC 12 also refuses
+// braced lists that need an array inside a co_await expression, such as
+// `.custom = {{"disk", 1}}`: build those options in a variable first.)
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <initializer_list>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <variant>
 
 #include "weft/object/object_id.hpp"
 
 namespace weft {
+
+// A short name stored inline: at most `capacity` bytes (UsageError beyond).
+class Name {
+ public:
+  static constexpr std::size_t capacity = 63;
+
+  Name() noexcept = default;
+  Name(std::string_view s);
+  Name(const char* s) : Name(std::string_view(s)) {}
+  Name(const std::string& s) : Name(std::string_view(s)) {}
+
+  std::string_view view() const noexcept { return {data_, size_}; }
+  std::string str() const { return std::string(view()); }
+  bool empty() const noexcept { return size_ == 0; }
+  operator std::string_view() const noexcept { return view(); }
+  friend bool operator==(const Name& a, const Name& b) noexcept { return a.view() == b.view(); }
+
+ private:
+  char data_[capacity + 1] = {};
+  std::uint8_t size_ = 0;
+};
+
+struct CustomResource {
+  Name name;
+  double amount = 0;
+};
+
+// Named resources beyond cpu/gpu/memory ("disk", "license"), at most
+// `capacity` of them, each name once.
+class CustomResources {
+ public:
+  static constexpr std::size_t capacity = 8;
+
+  CustomResources() noexcept = default;
+  CustomResources(std::initializer_list<CustomResource> items);
+
+  const CustomResource* begin() const noexcept { return items_; }
+  const CustomResource* end() const noexcept { return items_ + size_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  // The amount of `name`, or nullptr if it is not listed.
+  const double* find(std::string_view name) const noexcept;
+  // Adds `name` or replaces its amount; UsageError when full.
+  void set(std::string_view name, double amount);
+  friend bool operator==(const CustomResources& a, const CustomResources& b) noexcept;
+
+ private:
+  CustomResource items_[capacity];
+  std::uint8_t size_ = 0;
+};
 
 // Logical resources, as in Ray: a node advertises capacities, and a task or
 // actor runs only where its request fits. `cpu` defaults to one executor slot.
@@ -20,7 +79,7 @@ struct Resources {
   double cpu = 1;
   double gpu = 0;
   double memory = 0;  // bytes
-  std::map<std::string, double> custom;
+  CustomResources custom;
 };
 
 // Where a task or actor may run (meaningful once there are several nodes).
@@ -32,6 +91,13 @@ struct NodeAffinity {
 };
 using SchedulingStrategy = std::variant<HybridStrategy, SpreadStrategy, NodeAffinity>;
 
+// One bundle of a placement group (see placement_group.hpp): the task or
+// actor runs on the node that holds it.
+struct BundlePlacement {
+  std::uint64_t group = 0;  // 0: none
+  NodeId node = 0;
+};
+
 struct TaskOptions {
   Resources resources;
   // Re-runs after a failure: node death, or an exception derived from
@@ -40,13 +106,15 @@ struct TaskOptions {
   // Also retry on any exception, not only RetryableError.
   bool retry_exceptions = false;
   SchedulingStrategy strategy = HybridStrategy{};
+  // Run inside a placement group's bundle; overrides `strategy`.
+  BundlePlacement placement;
   // Shown in errors and timelines instead of the function's registered name.
-  std::string name;
+  Name name;
 };
 
 struct ActorOptions {
   // A named actor can be found with weft::get_actor<T>(name) and lives until killed.
-  std::string name;
+  Name name;
   // Actors hold no cpu by default, so a node can host many.
   Resources resources{.cpu = 0};
   // Coroutine methods may interleave at co_await points up to this many at once.
@@ -56,6 +124,12 @@ struct ActorOptions {
   int max_restarts = 0;
   int max_task_retries = 0;
   SchedulingStrategy strategy = HybridStrategy{};
+  // Live inside a placement group's bundle; overrides `strategy`.
+  BundlePlacement placement;
 };
+
+static_assert(std::is_trivially_destructible_v<TaskOptions> &&
+                  std::is_trivially_destructible_v<ActorOptions>,
+              "option types must stay trivially destructible (see the GCC 12 note above)");
 
 }  // namespace weft

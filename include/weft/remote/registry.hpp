@@ -63,6 +63,11 @@ std::vector<std::string> split_method_names(std::string_view list);
 template <auto... Ms>
 struct MethodList {};
 
+// Compares member pointers by type identity: comparing them with == is not a
+// constant expression under UBSan's null checks in GCC 12.
+template <auto M>
+struct MethodTag {};
+
 // Index of method M in the class's WEFT_ACTOR list, or -1.
 template <typename T, auto M>
 constexpr int method_index() {
@@ -70,8 +75,8 @@ constexpr int method_index() {
     int index = -1, i = 0;
     (
         [&] {
-          if constexpr (std::is_same_v<decltype(M), decltype(Ms)>) {
-            if (index < 0 && M == Ms) index = i;
+          if constexpr (std::is_same_v<MethodTag<M>, MethodTag<Ms>>) {
+            if (index < 0) index = i;
           }
           ++i;
         }(),
@@ -87,12 +92,33 @@ const std::string& method_name(int index) {
   return names[static_cast<std::size_t>(index)];
 }
 
+// Teaches this process the names of a callable's parameter and result types,
+// so a type mismatch reported here names types written by another node.
+template <typename V>
+void remember_value_type() {
+  if constexpr (IsObjectRef<V>::value) {
+    remember_value_type<stored_t<typename V::value_type>>();
+  } else {
+    remember_type<V>();
+  }
+}
+template <typename R, typename... P>
+void remember_signature_types(TypeList<P...>) {
+  (remember_value_type<std::decay_t<P>>(), ...);
+  remember_value_type<stored_t<R>>();
+}
+
+template <auto F>
+bool register_callable(std::string name, ExecuteFn execute) {
+  remember_signature_types<result_value_t<F>>(typename CallableTraits<decltype(F)>::params{});
+  return register_remote({std::move(name), std::string(type_name<decltype(F)>()), execute});
+}
+
 template <typename T, auto... Ms>
 void register_methods(MethodList<Ms...>*) {
   const auto names = split_method_names(RemoteActor<T>::method_list);
   std::size_t i = 0;
-  (register_remote({names[i++], std::string(type_name<decltype(Ms)>()), &execute_method<T, Ms>}),
-   ...);
+  (register_callable<Ms>(names[i++], &execute_method<T, Ms>), ...);
 }
 
 template <typename T>
@@ -115,8 +141,7 @@ bool register_actor() {
     static constexpr std::string_view name = #fn;                                            \
   };                                                                                         \
   [[maybe_unused]] static const bool WEFT_DETAIL_CAT(weft_remote_registered_, __COUNTER__) = \
-      ::weft::detail::register_remote({#fn, std::string(::weft::type_name<decltype(&fn)>()), \
-                                       &::weft::detail::execute_function<&fn>})
+      ::weft::detail::register_callable<&fn>(#fn, &::weft::detail::execute_function<&fn>)
 
 // Registers a class as an actor with the methods callers may invoke.
 #define WEFT_ACTOR(Class, ...)                                                              \

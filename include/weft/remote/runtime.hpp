@@ -19,6 +19,9 @@
 
 namespace weft {
 
+struct PlacementGroup;
+enum class PlacementStrategy : std::uint8_t;
+
 class Runtime {
  public:
   virtual ObjectStore& store() noexcept = 0;
@@ -50,6 +53,11 @@ class Runtime {
   virtual void forward_call(detail::ActorRecord& proxy, detail::TaskSpecPtr call) = 0;
   // The actor was killed: free its name and resources (or tell its node).
   virtual void actor_died(detail::ActorRecord& actor) noexcept = 0;
+
+  // Reserves every bundle or none (see placement_group.hpp).
+  virtual Task<PlacementGroup> create_placement_group(PlacementStrategy strategy,
+                                                      std::vector<Resources> bundles) = 0;
+  virtual Task<void> remove_placement_group(std::uint64_t group_id) = 0;
 
  protected:
   ~Runtime() = default;

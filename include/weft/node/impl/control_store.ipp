@@ -328,7 +328,9 @@ void put_resources(W& out, const Resources& r) {
   snap_put(out, r.cpu);
   snap_put(out, r.gpu);
   snap_put(out, r.memory);
-  snap_put(out, r.custom);
+  std::map<std::string, double> custom;
+  for (const auto& [name, amount] : r.custom) custom.emplace(name.str(), amount);
+  snap_put(out, custom);
 }
 
 Resources take_resources(ByteReader& in) {
@@ -336,7 +338,9 @@ Resources take_resources(ByteReader& in) {
   r.cpu = snap_take<double>(in);
   r.gpu = snap_take<double>(in);
   r.memory = snap_take<double>(in);
-  r.custom = snap_take<std::map<std::string, double>>(in);
+  for (const auto& [name, amount] : snap_take<std::map<std::string, double>>(in)) {
+    r.custom.set(name, amount);
+  }
   return r;
 }
 

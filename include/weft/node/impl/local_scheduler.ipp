@@ -7,10 +7,17 @@
 
 namespace weft {
 
-// One attempt at running a task; the TaskContext that lends its resources
-// out while its body waits on an object.
-class LocalScheduler::Attempt final : public detail::TaskContext {
+// One attempt at running a task.
+//
+// A task holds its whole demand while its body runs its first stretch. A
+// coroutine body that suspends hands its cpu back then (it holds no thread
+// while suspended, and its later stretches are short continuations on the
+// pool), so tasks that wait on tasks they submitted can never starve the
+// node; gpu, memory and custom resources stay held until it finishes.
+class LocalScheduler::Attempt {
  public:
+  enum Phase : int { first_stretch, suspended, finished };
+
   Attempt(LocalScheduler& s, detail::TaskSpecPtr task, ResourcePool::Demand own)
       : scheduler(s), spec(std::move(task)), owned_demand(std::move(own)) {}
 
@@ -18,17 +25,21 @@ class LocalScheduler::Attempt final : public detail::TaskContext {
     return spec->options == &detail::default_task_options ? scheduler.default_demand_
                                                           : owned_demand;
   }
-  void on_block() noexcept override {
-    if (holds.exchange(false, std::memory_order_acq_rel)) scheduler.give_back(demand());
-  }
-  void on_unblock() noexcept override {
-    if (!holds.exchange(true, std::memory_order_acq_rel)) scheduler.take_forced(demand());
+  // The part of the demand a suspended body gives back, or keeps.
+  ResourcePool::Demand cpu_part(bool cpu) const {
+    ResourcePool::Demand part;
+    for (const auto& entry : demand()) {
+      if ((entry.first == ResourcePool::cpu_index) == cpu) part.push_back(entry);
+    }
+    return part;
   }
 
   LocalScheduler& scheduler;
   detail::TaskSpecPtr spec;
   ResourcePool::Demand owned_demand;
-  std::atomic<bool> holds{false};
+  std::atomic<int> phase{first_stretch};
+  bool cpu_lent = false;           // written before `phase` becomes `suspended`
+  std::exception_ptr early_error;  // a failure reported during the first stretch
 };
 
 LocalScheduler::LocalScheduler(Executor& executor, const Resources& capacity)
@@ -58,44 +69,66 @@ void LocalScheduler::refs_sealed(void* attempt) noexcept {
   a->scheduler.admit(a);
 }
 
+std::deque<LocalScheduler::Attempt*>& LocalScheduler::queue_for(
+    const ResourcePool::Demand& demand) {
+  for (auto& [shape, queue] : queues_) {
+    if (shape == demand) return queue;
+  }
+  return queues_.emplace_back(demand, std::deque<Attempt*>{}).second;
+}
+
 void LocalScheduler::admit(Attempt* a) noexcept {
   std::unique_lock lock(mutex_);
-  if (queue_.empty() && pool_.fits(a->demand())) {
+  auto& queue = queue_for(a->demand());
+  if (queue.empty() && pool_.fits(a->demand())) {
     pool_.acquire(a->demand());
-    a->holds.store(true, std::memory_order_relaxed);
     lock.unlock();
     executor_.post(Job{&LocalScheduler::run_job, a});
     return;
   }
-  queue_.push_back(a);
+  queue.push_back(a);
 }
 
 void LocalScheduler::dispatch_fitting_locked() noexcept {
-  while (!queue_.empty() && pool_.fits(queue_.front()->demand())) {
-    Attempt* a = queue_.front();
-    queue_.pop_front();
-    pool_.acquire(a->demand());
-    a->holds.store(true, std::memory_order_relaxed);
-    executor_.post(Job{&LocalScheduler::run_job, a});
+  for (auto& [shape, queue] : queues_) {
+    while (!queue.empty() && pool_.fits(shape)) {
+      Attempt* a = queue.front();
+      queue.pop_front();
+      pool_.acquire(shape);
+      executor_.post(Job{&LocalScheduler::run_job, a});
+    }
   }
 }
 
 void LocalScheduler::run_job(void* attempt) noexcept {
   auto* a = static_cast<Attempt*>(attempt);
-  detail::tls_task_context = a;
+  a->phase.store(Attempt::first_stretch, std::memory_order_relaxed);
+  a->cpu_lent = false;
   a->spec->runner = a;
   a->spec->complete = &LocalScheduler::on_complete;
   a->spec->execute(a->spec.get());
+  if (a->phase.load(std::memory_order_acquire) != Attempt::finished) {
+    // The body suspended: lend the cpu, then let its completion finish it.
+    a->scheduler.give_back(a->cpu_part(true));
+    a->cpu_lent = true;
+    if (a->phase.exchange(Attempt::suspended, std::memory_order_acq_rel) != Attempt::finished) {
+      return;
+    }
+  }
+  a->scheduler.finish(a, std::move(a->early_error));
 }
 
 void LocalScheduler::on_complete(detail::TaskSpec* spec, std::exception_ptr error) noexcept {
   auto* a = static_cast<Attempt*>(spec->runner);
-  a->scheduler.finish(a, std::move(error));
+  a->early_error = std::move(error);
+  // During the first stretch run_job finishes the attempt; after it, we do.
+  if (a->phase.exchange(Attempt::finished, std::memory_order_acq_rel) == Attempt::suspended) {
+    a->scheduler.finish(a, std::move(a->early_error));
+  }
 }
 
 void LocalScheduler::finish(Attempt* a, std::exception_ptr error) noexcept {
-  if (detail::tls_task_context == a) detail::tls_task_context = nullptr;
-  if (a->holds.exchange(false, std::memory_order_acq_rel)) give_back(a->demand());
+  give_back(a->cpu_lent ? a->cpu_part(false) : a->demand());
   detail::TaskSpec& spec = *a->spec;
   if (error && detail::is_retryable(error, spec.opts()) &&
       spec.attempt < static_cast<std::uint32_t>(spec.opts().max_retries)) {
@@ -124,12 +157,6 @@ void LocalScheduler::give_back(const ResourcePool::Demand& d) noexcept {
   std::lock_guard lock(mutex_);
   pool_.release(d);
   dispatch_fitting_locked();
-}
-
-void LocalScheduler::take_forced(const ResourcePool::Demand& d) noexcept {
-  if (d.empty()) return;
-  std::lock_guard lock(mutex_);
-  pool_.acquire(d);
 }
 
 void LocalScheduler::reserve(const Resources& request, const std::string& who) {

@@ -129,7 +129,7 @@ Task<std::shared_ptr<detail::ActorRecord>> Node::create_local_actor(ActorOptions
   }
   const std::string who = options.name.empty()
                               ? fmt::format("actor {}", class_name)
-                              : fmt::format("actor {} '{}'", class_name, options.name);
+                              : fmt::format("actor {} '{}'", class_name, options.name.view());
   scheduler_.reserve(options.resources, who);
   auto record =
       make_record(options, class_name, actor_id != 0 ? actor_id : next_actor_id(), options_.id);
@@ -137,16 +137,19 @@ Task<std::shared_ptr<detail::ActorRecord>> Node::create_local_actor(ActorOptions
     bool inserted;
     {
       std::lock_guard lock(actors_mutex_);
-      inserted = named_actors_.emplace(options.name, record).second;
+      inserted = named_actors_.emplace(options.name.str(), record).second;
     }
     if (!inserted) {
       record->kill();
-      throw Error(fmt::format("an actor named '{}' already exists", options.name));
+      throw Error(fmt::format("an actor named '{}' already exists", options.name.view()));
     }
     if (cluster_) {
       std::exception_ptr taken;
       try {
-        co_await cluster_->register_name({options_.id, record->id(), class_name}, options.name);
+        // A named location, not a braced temporary: GCC 12 destroys braced
+        // aggregates in a co_await expression twice.
+        const detail::ActorLocation where{options_.id, record->id(), class_name};
+        co_await cluster_->register_name(where, options.name.str());
       } catch (...) {
         taken = std::current_exception();
       }
@@ -209,11 +212,56 @@ void Node::actor_died(detail::ActorRecord& actor) noexcept {
   if (cluster_ && !actor.options().name.empty()) cluster_->forget_name(actor.id());
   std::shared_ptr<detail::ActorRecord> dropped;  // released outside the lock
   std::lock_guard lock(actors_mutex_);
-  auto it = named_actors_.find(actor.options().name);
+  auto it = named_actors_.find(actor.options().name.str());
   if (it != named_actors_.end() && it->second.get() == &actor) {
     dropped = std::move(it->second);
     named_actors_.erase(it);
   }
+}
+
+Task<PlacementGroup> Node::create_placement_group(PlacementStrategy strategy,
+                                                  std::vector<Resources> bundles) {
+  if (cluster_) co_return co_await cluster_->create_placement_group(strategy, std::move(bundles));
+  if (bundles.empty()) throw UsageError("a placement group needs at least one bundle");
+  if (strategy == PlacementStrategy::strict_spread && bundles.size() > 1) {
+    throw InfeasibleError(
+        fmt::format("STRICT_SPREAD needs {} nodes; this node runs alone", bundles.size()));
+  }
+  std::size_t reserved = 0;
+  try {
+    for (; reserved < bundles.size(); ++reserved) {
+      scheduler_.reserve(bundles[reserved],
+                         fmt::format("{} bundle {}", to_string(strategy), reserved));
+    }
+  } catch (...) {
+    for (std::size_t i = 0; i < reserved; ++i) scheduler_.unreserve(bundles[i]);  // all or none
+    throw;
+  }
+  PlacementGroup group{.strategy = strategy,
+                       .bundles = bundles,
+                       .bundle_nodes = std::vector<NodeId>(bundles.size(), options_.id)};
+  {
+    std::lock_guard lock(actors_mutex_);
+    group.id = next_group_id_++;
+    local_groups_.emplace(group.id, std::move(bundles));
+  }
+  co_return group;
+}
+
+Task<void> Node::remove_placement_group(std::uint64_t group_id) {
+  if (cluster_) {
+    co_await cluster_->remove_placement_group(group_id);
+    co_return;
+  }
+  std::vector<Resources> bundles;
+  {
+    std::lock_guard lock(actors_mutex_);
+    auto it = local_groups_.find(group_id);
+    if (it == local_groups_.end()) co_return;
+    bundles = std::move(it->second);
+    local_groups_.erase(it);
+  }
+  for (const auto& b : bundles) scheduler_.unreserve(b);
 }
 
 void Node::reap(detail::ActorRecord* record) noexcept {
@@ -239,11 +287,12 @@ void Node::reap_job(void* p) noexcept {
     if (it != node.actors_by_id_.end() && it->second.expired()) node.actors_by_id_.erase(it);
   }
   if (serial == nullptr) {
-    // A dedicated thread: run the destructor there; the executor drains
-    // that job before its thread exits.
+    // A dedicated thread: run the destructor there, then stop the thread
+    // (it drains that job first), so the record has nothing left to destroy.
     record->executor().post(
         Job{[](void* r) noexcept { static_cast<detail::ActorRecord*>(r)->destroy_instance(); },
             record});
+    record->stop_executor();
   }
   delete record;
   if (node.live_actors_.fetch_sub(1, std::memory_order_acq_rel) == 1) {

@@ -20,7 +20,7 @@ ResourceSet::ResourceSet(const Resources& r) {
   add("cpu", milli_of(r.cpu));
   add("gpu", milli_of(r.gpu));
   add("memory", milli_of(r.memory));
-  for (const auto& [name, amount] : r.custom) add(name, milli_of(amount));
+  for (const auto& [name, amount] : r.custom) add(name.str(), milli_of(amount));
 }
 
 void ResourceSet::add(const std::string& name, std::int64_t milli) {
@@ -44,7 +44,7 @@ Resources ResourceSet::to_resources() const {
     } else if (name == "memory") {
       r.memory = v;
     } else {
-      r.custom[name] = v;
+      r.custom.set(name, v);
     }
   }
   return r;

@@ -19,7 +19,7 @@ ResourcePool::ResourcePool(const Resources& capacity) {
   add("cpu", capacity.cpu);
   add("gpu", capacity.gpu);
   add("memory", capacity.memory);
-  for (const auto& [name, amount] : capacity.custom) add(name, amount);
+  for (const auto& [name, amount] : capacity.custom) add(name.str(), amount);
   available_ = total_;
 }
 
@@ -41,7 +41,7 @@ ResourcePool::Demand ResourcePool::demand(const Resources& request) {
   add(0, request.cpu);
   add(1, request.gpu);
   add(2, request.memory);
-  for (const auto& [name, amount] : request.custom) add(index_of(name), amount);
+  for (const auto& [name, amount] : request.custom) add(index_of(name.str()), amount);
   return d;
 }
 

@@ -29,7 +29,7 @@ bool ActorRecord::is_proxy() const noexcept { return home_ != runtime_.node_id()
 
 std::string ActorRecord::description() const {
   return options_.name.empty() ? fmt::format("actor {}", class_name_)
-                               : fmt::format("actor {} '{}'", class_name_, options_.name);
+                               : fmt::format("actor {} '{}'", class_name_, options_.name.view());
 }
 
 void ActorRecord::enqueue(TaskSpecPtr call) {

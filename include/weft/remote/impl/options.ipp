@@ -1,0 +1,53 @@
+// Name and CustomResources; compiled once into libweft.
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "weft/error.hpp"
+#include "weft/remote/options.hpp"
+
+namespace weft {
+
+Name::Name(std::string_view s) {
+  if (s.size() > capacity) {
+    throw UsageError(
+        fmt::format("name '{}...' is longer than {} bytes", s.substr(0, 16), capacity));
+  }
+  std::memcpy(data_, s.data(), s.size());
+  size_ = static_cast<std::uint8_t>(s.size());
+}
+
+CustomResources::CustomResources(std::initializer_list<CustomResource> items) {
+  for (const auto& item : items) set(item.name, item.amount);
+}
+
+const double* CustomResources::find(std::string_view name) const noexcept {
+  for (const auto& item : *this) {
+    if (item.name.view() == name) return &item.amount;
+  }
+  return nullptr;
+}
+
+void CustomResources::set(std::string_view name, double amount) {
+  for (std::uint8_t i = 0; i < size_; ++i) {
+    if (items_[i].name.view() == name) {
+      items_[i].amount = amount;
+      return;
+    }
+  }
+  if (size_ == capacity) {
+    throw UsageError(
+        fmt::format("at most {} custom resources; '{}' is one too many", capacity, name));
+  }
+  items_[size_++] = CustomResource{Name(name), amount};
+}
+
+bool operator==(const CustomResources& a, const CustomResources& b) noexcept {
+  return a.size() == b.size() && std::all_of(a.begin(), a.end(), [&](const CustomResource& item) {
+           const double* other = b.find(item.name);
+           return other != nullptr && *other == item.amount;
+         });
+}
+
+}  // namespace weft
