@@ -113,7 +113,10 @@ void Cluster::stop_on_reactor() {
   timer_.reset();
   hosted_actors_.clear();
   held_for_owner_.clear();
-  results_out_.clear();
+  {
+    std::lock_guard lock(mutex_);
+    results_out_.clear();
+  }
   links_.clear();
   inbound_.clear();
   listener_ = nullptr;
@@ -692,46 +695,56 @@ void Cluster::watch_result(ObjectHandle result, NodeId owner) {
   w->owner = owner;
   w->notify = [](ObjectWaiter* self) noexcept {
     auto* watch = static_cast<Watch*>(self);
-    watch->cluster->node_.reactor().post([watch] {
-      KjAsioEventPort::CompletionScope scope;
-      watch->cluster->send_result(watch->owner, std::move(watch->result));
-      delete watch;
-    });
+    watch->cluster->send_result(watch->owner, std::move(watch->result));
+    delete watch;
   };
   if (!result->add_waiter(w)) w->notify(w);
 }
 
 void Cluster::send_result(NodeId owner, ObjectHandle result) {
-  results_out_[owner].push_back(std::move(result));
-  if (std::exchange(results_flush_scheduled_, true)) return;
-  tasks_->add(kj::evalLater([this] {
+  // Results sealed on executor threads gather here; one reactor job sends
+  // everything gathered by the time it runs, one message per owner.
+  {
+    std::lock_guard lock(mutex_);
+    results_out_[owner].push_back(std::move(result));
+    if (std::exchange(results_flush_scheduled_, true)) return;
+  }
+  node_.reactor().post([this] {
+    KjAsioEventPort::CompletionScope scope;
+    flush_results();
+  });
+}
+
+void Cluster::flush_results() {
+  std::map<NodeId, std::vector<ObjectHandle>> out;
+  {
+    std::lock_guard lock(mutex_);
+    out.swap(results_out_);
     results_flush_scheduled_ = false;
-    auto out = std::move(results_out_);
-    results_out_.clear();
-    for (auto& [owner_id, items] : out) {
-      with_peer(owner_id, [this, items = std::move(items)](wire::Peer::Client& peer) {
-        auto req = peer.pushResultsRequest();
-        auto list = req.initResults(static_cast<unsigned>(items.size()));
-        for (unsigned i = 0; i < items.size(); ++i) {
-          const ObjectHandle& r = items[i];
-          auto b = list[i];
-          to_wire(b.initId(), r->id());
-          if (r->error()) {
-            to_wire(b.initFailure(), r->error());
-          } else if (r->payload().size() <= inline_limit) {
-            auto p = r->payload();
-            b.setValue(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
-          } else {
-            held_for_owner_[r->id()] = r;
-            r->mark_exported();
-            b.setStoredAt(node_.node_id());
-          }
-          b.setSize(r->payload().size());
+  }
+  for (auto& [owner_id, items] : out) {
+    with_peer(owner_id, [this, items = std::move(items)](wire::Peer::Client& peer) {
+      auto req = peer.pushResultsRequest();
+      auto list = req.initResults(static_cast<unsigned>(items.size()));
+      for (unsigned i = 0; i < items.size(); ++i) {
+        const ObjectHandle& r = items[i];
+        auto b = list[i];
+        to_wire(b.initId(), r->id());
+        if (r->error()) {
+          to_wire(b.initFailure(), r->error());
+        } else if (r->payload().size() <= inline_limit) {
+          auto p = r->payload();
+          b.setValue(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
+        } else {
+          held_for_owner_[r->id()] = r;
+          r->mark_exported();
+          b.setStoredAt(node_.node_id());
         }
-        tasks_->add(req.send().ignoreResult());
-      });
-    }
-  }));
+        b.setSize(r->payload().size());
+      }
+      tasks_->add(req.send().ignoreResult());
+    });
+  }
 }
 
 // --- the owning side --------------------------------------------------------------

@@ -127,7 +127,8 @@ class Cluster final : public ClusterLink {
   void receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks, NodeId from);
   ObjectHandle materialize(wire::RefArg::Reader ref);
   void watch_result(ObjectHandle result, NodeId owner);
-  void send_result(NodeId owner, ObjectHandle result);
+  void send_result(NodeId owner, ObjectHandle result);  // any thread
+  void flush_results();
   void receive_results(capnp::List<wire::TaskResult>::Reader results);
   // A large object being copied here in chunks.
   struct Pull {
@@ -185,10 +186,8 @@ class Cluster final : public ClusterLink {
   std::vector<std::unique_ptr<Inbound>> inbound_;
   std::unique_ptr<ControlStore> store_;  // head only
   std::optional<asio::steady_timer> timer_;
-  std::map<NodeId, std::vector<ObjectHandle>> results_out_;
   std::unordered_map<ObjectId, ObjectHandle> held_for_owner_;  // large results awaiting pull
   std::unordered_map<std::uint64_t, std::shared_ptr<ActorRecord>> hosted_actors_;
-  bool results_flush_scheduled_ = false;
   ControlStore::Clock::time_point last_broadcast_{};
   std::uint64_t broadcast_version_ = 0;
 
@@ -199,6 +198,8 @@ class Cluster final : public ClusterLink {
   std::unordered_map<ObjectId, RemoteTask> remote_tasks_;
   std::vector<Outgoing> outbox_;
   bool flush_scheduled_ = false;
+  std::map<NodeId, std::vector<ObjectHandle>> results_out_;  // sealed, not yet sent
+  bool results_flush_scheduled_ = false;
   std::map<NodeId, std::size_t> sent_;  // tasks in flight per node, for load-based routing
   std::size_t spread_cursor_ = 0;
   bool stopped_ = false;
