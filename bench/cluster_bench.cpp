@@ -14,8 +14,7 @@
 //
 // Prints one JSON line per metric as it is measured,
 //   {"bench":"cluster_bench","metric":"<name>","value":<number>,"unit":"<unit>"}
-// (value null and a "note" for a metric that cannot be measured yet), then a
-// table against the targets of issue 3. The machine's own limits are measured
+// then a table against the targets of issue 3. The machine's own limits are measured
 // in the same run, before the worker starts, and the relative targets use
 // them: loopback_rtt_us (a blocking TCP ping-pong between two threads) and
 // loopback_gigabytes (blocking TCP streaming between two threads). As in
@@ -149,15 +148,6 @@ void report(std::string metric, double value, std::string unit) {
               metric.c_str(), value, unit.c_str());
   std::fflush(stdout);
   g_results.push_back({std::move(metric), value, std::move(unit), {}});
-}
-
-void report_missing(std::string metric, std::string unit, std::string note) {
-  std::printf(
-      "{\"bench\":\"cluster_bench\",\"metric\":\"%s\",\"value\":null,\"unit\":\"%s\","
-      "\"note\":\"%s\"}\n",
-      metric.c_str(), unit.c_str(), note.c_str());
-  std::fflush(stdout);
-  g_results.push_back({std::move(metric), std::nullopt, std::move(unit), std::move(note)});
 }
 
 // ---------------------------------------------------------------------------
@@ -422,8 +412,6 @@ weft::Task<void> n_n_actor_calls_async(const weft::ActorHandle<ClusterBenchActor
 }
 
 weft::Task<void> actor_metrics() {
-  // Named Spawns: with `co_await weft::spawn<T>().options({...})` in one
-  // expression GCC 12 handed back an empty ActorHandle (see microbench).
   auto spawning_remote =
       weft::spawn<ClusterBenchActor>().options({.strategy = weft::NodeAffinity{g_remote}});
   auto on_remote = co_await std::move(spawning_remote);
@@ -483,6 +471,21 @@ weft::Task<void> object_transfer() {
          "GB/s");
 }
 
+// placement_group_create_removal: a STRICT_SPREAD group of one small bundle
+// per node, created and removed, one pair at a time (Ray's metric).
+weft::Task<void> placement_groups() {
+  const std::vector<weft::Resources> bundles(2, weft::Resources{.cpu = 0.01});
+  const double rate = co_await rate_in_coroutine([&]() -> weft::Task<std::uint64_t> {
+    for (std::size_t i = 0; i < g_config.sync_batch; ++i) {
+      auto group =
+          co_await weft::create_placement_group(bundles, weft::PlacementStrategy::strict_spread);
+      co_await weft::remove_placement_group(group);
+    }
+    co_return g_config.sync_batch;
+  });
+  report("placement_group_create_removal", rate, "groups/s");
+}
+
 weft::Task<int> driver(weft::Runtime&) {
   if (wanted("remote_tasks_sync") || wanted("remote_task_roundtrip_us")) {
     co_await remote_tasks_sync();
@@ -492,13 +495,7 @@ weft::Task<int> driver(weft::Runtime&) {
       wanted("n_n_actor_calls_async")) {
     co_await actor_metrics();
   }
-  if (wanted("placement_group_create_removal")) {
-    // The head's control store has placement groups, and the Head RPC
-    // interface createPlacementGroup/removePlacementGroup, but include/weft
-    // offers no user API to reach them yet: reported as missing.
-    report_missing("placement_group_create_removal", "groups/s",
-                   "no public placement group API in include/weft yet");
-  }
+  if (wanted("placement_group_create_removal")) co_await placement_groups();
   if (wanted("object_transfer_gigabytes") || wanted("object_local_after_return_s") ||
       wanted("object_remote_after_return_s")) {
     co_await object_transfer();
