@@ -1,0 +1,420 @@
+// detail::Cluster: routing tasks, running them for other nodes, results, pulls.
+#include <cstring>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "node/cluster.hpp"
+#include "node/wire.hpp"
+#include "weft/object/put_get.hpp"
+#include "weft/remote/invoke.hpp"
+#include "weft/remote/registry.hpp"
+
+namespace weft::detail {
+
+namespace {
+// Payloads up to this size travel inside task and result messages, as Ray inlines.
+constexpr std::size_t inline_limit = 100 * 1024;
+// Large objects move in chunks of this size, a few requests in flight.
+constexpr std::uint64_t chunk_size = 4 << 20;
+constexpr unsigned chunks_in_flight = 4;
+}  // namespace
+
+// --- routing ---------------------------------------------------------------------
+
+void Cluster::submit(TaskSpecPtr spec) {
+  TaskSpec* raw = spec.release();
+  auto ready = [](void* arg) noexcept {
+    auto* s = static_cast<TaskSpec*>(arg);
+    static_cast<Cluster*>(s->runner)->route(TaskSpecPtr(s));
+  };
+  raw->runner = this;
+  if (when_refs_sealed(*raw, ready, raw)) route(TaskSpecPtr(raw));
+}
+
+NodeId Cluster::pick_target(const TaskSpec& spec) {
+  const NodeId self = node_.node_id();
+  const TaskOptions& o = spec.opts();
+  if (o.placement.group != 0) return o.placement.node;
+  std::lock_guard lock(mutex_);
+  std::vector<const NodeView*> alive;
+  for (const auto& n : view_.nodes) {
+    if (n.alive) alive.push_back(&n);
+  }
+  auto fits_total = [&](const NodeView& n) {
+    const Resources& need = o.resources;
+    const Resources& have = n.info.totals;
+    if (need.cpu > have.cpu || need.gpu > have.gpu || need.memory > have.memory) return false;
+    for (const auto& [name, amount] : need.custom) {
+      const double* has = have.custom.find(name);
+      if (has == nullptr || *has < amount) return false;
+    }
+    return true;
+  };
+  if (const auto* a = std::get_if<NodeAffinity>(&o.strategy)) {
+    for (const auto* n : alive) {
+      if (n->info.id == a->node) return a->node;
+    }
+    if (!a->soft) return a->node;  // dead or unknown: the send fails the task
+  }
+  std::vector<const NodeView*> feasible;
+  for (const auto* n : alive) {
+    if (fits_total(*n)) feasible.push_back(n);
+  }
+  if (feasible.empty()) return self;  // the local scheduler reports it infeasible
+  if (std::holds_alternative<SpreadStrategy>(o.strategy)) {
+    return feasible[spread_cursor_++ % feasible.size()]->info.id;
+  }
+  // Hybrid: here while this node has room, else the least loaded node, where
+  // load counts what this node has already sent there.
+  auto load_of = [&](const NodeView& n) {
+    const double cpu = std::max(1.0, n.info.totals.cpu);
+    if (n.info.id == self) return static_cast<double>(node_.scheduler_.tasks_in_flight()) / cpu;
+    auto it = sent_.find(n.info.id);
+    return static_cast<double>(it == sent_.end() ? 0 : it->second) / cpu;
+  };
+  const NodeView* best = nullptr;
+  for (const auto* n : feasible) {
+    if (n->info.id == self && load_of(*n) < 1.0) return self;
+    if (best == nullptr || load_of(*n) < load_of(*best)) best = n;
+  }
+  return best->info.id;
+}
+
+void Cluster::route(TaskSpecPtr spec) {
+  const NodeId target = pick_target(*spec);
+  if (target == node_.node_id()) {
+    node_.scheduler_.submit(std::move(spec));
+    return;
+  }
+  enqueue(target, std::move(spec));
+}
+
+bool Cluster::alive_locked(NodeId node) const {
+  for (const auto& n : view_.nodes) {
+    if (n.info.id == node) return n.alive;
+  }
+  return false;
+}
+
+void Cluster::fail_unreachable(TaskSpecPtr spec, NodeId target) {
+  if (spec->actor) {
+    spec->result->seal_error(std::make_exception_ptr(
+        ActorDiedError(fmt::format("{} lived on node {:x}, which is not alive; {} was not run",
+                                   spec->actor->description(), target, spec->name))));
+  } else {
+    spec->result->seal_error(std::make_exception_ptr(Error(
+        fmt::format("task {} is pinned to node {:x}, which is not alive", spec->name, target))));
+  }
+}
+
+void Cluster::enqueue(NodeId target, TaskSpecPtr spec) {
+  bool schedule = false;
+  {
+    std::unique_lock lock(mutex_);
+    if (!alive_locked(target)) {
+      lock.unlock();
+      fail_unreachable(std::move(spec), target);
+      return;
+    }
+    TaskSpec* raw = spec.get();
+    remote_tasks_[raw->result->id()] = RemoteTask{std::move(spec), target};
+    outbox_.push_back({target, raw});
+    ++sent_[target];
+    schedule = !std::exchange(flush_scheduled_, true);
+  }
+  if (schedule) {
+    node_.reactor().post([this] {
+      KjAsioEventPort::CompletionScope scope;
+      flush();
+    });
+  }
+}
+
+void Cluster::flush() {
+  std::vector<Outgoing> batch;
+  {
+    std::lock_guard lock(mutex_);
+    batch.swap(outbox_);
+    flush_scheduled_ = false;
+  }
+  std::map<NodeId, std::vector<TaskSpec*>> by_target;
+  for (auto& o : batch) by_target[o.target].push_back(o.spec);
+  for (auto& [target, specs] : by_target) send_tasks(target, std::move(specs));
+}
+
+void Cluster::fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref) {
+  to_wire(b.initId(), ref->id());
+  if (ref->ready() && !ref->error() && ref->payload().size() <= inline_limit) {
+    auto p = ref->payload();
+    b.setInline(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
+  } else {
+    // Pulled from here: findable by id while the task (which holds it) lives.
+    ref->mark_exported();
+    b.initLocations(1).set(0, node_.node_id());
+  }
+}
+
+void Cluster::fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec) {
+  b.setFunctionId(spec.function_id);
+  b.setName(std::string(spec.name));
+  auto args = spec.args.bytes();
+  b.setArgs(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(args.data()), args.size()));
+  auto refs = b.initRefs(static_cast<unsigned>(spec.refs.size()));
+  for (unsigned i = 0; i < spec.refs.size(); ++i) fill_ref(refs[i], spec.refs[i]);
+  b.setRefMask(spec.ref_mask);
+  b.setWaitMask(spec.wait_mask);
+  auto nested = b.initNestedRefs(static_cast<unsigned>(spec.nested_refs.size()));
+  for (unsigned i = 0; i < spec.nested_refs.size(); ++i) fill_ref(nested[i], spec.nested_refs[i]);
+  to_wire(b.initResult(), spec.result->id());
+  if (spec.options != &default_task_options)
+    to_wire(b.initOptions(), spec.opts());
+  else
+    to_wire(b.initOptions(), default_task_options);
+  b.setAttempt(spec.attempt);
+  b.setActor(spec.actor ? spec.actor->id() : 0);
+}
+
+void Cluster::send_tasks(NodeId target, std::vector<TaskSpec*> specs) {
+  with_peer(target, [this, target, specs = std::move(specs)](wire::Peer::Client& peer) {
+    auto req = peer.pushTasksRequest();
+    auto list = req.initTasks(static_cast<unsigned>(specs.size()));
+    for (unsigned i = 0; i < specs.size(); ++i) fill_spec(list[i], *specs[i]);
+    tasks_->add(req.send().ignoreResult().catch_(
+        [this, target](kj::Exception&& e) { link_failed(target, e); }));
+  });
+}
+
+// --- the executing side ---------------------------------------------------------
+
+ObjectHandle Cluster::materialize(wire::RefArg::Reader ref) {
+  const ObjectId id = from_wire(ref.getId());
+  ObjectStore& store = node_.store();
+  if (ObjectState* existing = store.acquire_exported(id)) return ObjectHandle::adopt(existing);
+  auto handle = ObjectHandle::adopt(new ObjectState(store, id));
+  handle->mark_exported();
+  if (ref.hasInline()) {
+    auto data = ref.getInline();
+    try {
+      PayloadBuffer buf = store.allocate(data.size(), id);
+      std::memcpy(buf.bytes().data(), data.begin(), data.size());
+      handle->seal(std::move(buf));
+    } catch (...) {
+      handle->seal_error(std::current_exception());
+    }
+  } else if (ref.getLocations().size() > 0) {
+    pull(ref.getLocations()[0], id, handle, false);
+  } else {
+    handle->seal_error(std::make_exception_ptr(
+        Error(fmt::format("object {} has no known location", id.to_string()))));
+  }
+  return handle;
+}
+
+void Cluster::receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks, NodeId from) {
+  (void)from;
+  for (auto t : tasks) {
+    auto spec = std::make_unique<TaskSpec>();
+    spec->function_id = t.getFunctionId();
+    const RegistryEntry* entry = find_registered(spec->function_id);
+    const ObjectId result_id = from_wire(t.getResult());
+    auto result = ObjectHandle::adopt(new ObjectState(node_.store(), result_id));
+    watch_result(result, result_id.owner);
+    if (entry == nullptr || entry->execute == nullptr) {
+      result->seal_error(std::make_exception_ptr(
+          Error(fmt::format("node {:x} has no function {} (id {:#x})", node_.node_id(),
+                            t.getName().cStr(), spec->function_id))));
+      continue;
+    }
+    spec->name = entry->name;
+    spec->execute = entry->execute;
+    auto args = t.getArgs();
+    auto out = spec->args.resize(args.size());
+    if (args.size() != 0) std::memcpy(out.data(), args.begin(), args.size());
+    for (auto r : t.getRefs()) spec->refs.push_back(materialize(r));
+    for (auto r : t.getNestedRefs()) spec->nested_refs.push_back(materialize(r));
+    spec->ref_mask = t.getRefMask();
+    spec->wait_mask = t.getWaitMask();
+    spec->owned_options = std::make_unique<TaskOptions>(from_wire(t.getOptions()));
+    spec->options = spec->owned_options.get();
+    spec->attempt = t.getAttempt();
+    spec->result = std::move(result);
+    if (const std::uint64_t actor_id = t.getActor(); actor_id != 0) {
+      std::shared_ptr<ActorRecord> actor;
+      {
+        std::lock_guard lock(node_.actors_mutex_);
+        if (auto it = node_.actors_by_id_.find(actor_id); it != node_.actors_by_id_.end()) {
+          actor = it->second.lock();
+        }
+      }
+      if (!actor || actor->is_proxy()) {
+        spec->result->seal_error(std::make_exception_ptr(
+            ActorDiedError(fmt::format("actor {:#x} does not live on node {:x}; {} was not run",
+                                       actor_id, node_.node_id(), spec->name))));
+        continue;
+      }
+      spec->actor = actor;
+      actor->enqueue(std::move(spec));
+    } else {
+      node_.scheduler_.submit(std::move(spec));
+    }
+  }
+}
+
+void Cluster::watch_result(ObjectHandle result, NodeId owner) {
+  struct Watch : ObjectWaiter {
+    Cluster* cluster;
+    ObjectHandle result;
+    NodeId owner;
+  };
+  auto* w = new Watch;
+  w->cluster = this;
+  w->result = result;
+  w->owner = owner;
+  w->notify = [](ObjectWaiter* self) noexcept {
+    auto* watch = static_cast<Watch*>(self);
+    watch->cluster->send_result(watch->owner, std::move(watch->result));
+    delete watch;
+  };
+  if (!result->add_waiter(w)) w->notify(w);
+}
+
+void Cluster::send_result(NodeId owner, ObjectHandle result) {
+  // Results sealed on executor threads gather here; one reactor job sends
+  // everything gathered by the time it runs, one message per owner.
+  {
+    std::lock_guard lock(mutex_);
+    results_out_[owner].push_back(std::move(result));
+    if (std::exchange(results_flush_scheduled_, true)) return;
+  }
+  node_.reactor().post([this] {
+    KjAsioEventPort::CompletionScope scope;
+    flush_results();
+  });
+}
+
+void Cluster::flush_results() {
+  std::map<NodeId, std::vector<ObjectHandle>> out;
+  {
+    std::lock_guard lock(mutex_);
+    out.swap(results_out_);
+    results_flush_scheduled_ = false;
+  }
+  for (auto& [owner_id, items] : out) {
+    with_peer(owner_id, [this, items = std::move(items)](wire::Peer::Client& peer) {
+      auto req = peer.pushResultsRequest();
+      auto list = req.initResults(static_cast<unsigned>(items.size()));
+      for (unsigned i = 0; i < items.size(); ++i) {
+        const ObjectHandle& r = items[i];
+        auto b = list[i];
+        to_wire(b.initId(), r->id());
+        if (r->error()) {
+          to_wire(b.initFailure(), r->error());
+        } else if (r->payload().size() <= inline_limit) {
+          auto p = r->payload();
+          b.setValue(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
+        } else {
+          held_for_owner_[r->id()] = r;
+          r->mark_exported();
+          b.setStoredAt(node_.node_id());
+        }
+        b.setSize(r->payload().size());
+      }
+      tasks_->add(req.send().ignoreResult());
+    });
+  }
+}
+
+// --- the owning side --------------------------------------------------------------
+
+void Cluster::receive_results(capnp::List<wire::TaskResult>::Reader results) {
+  for (auto r : results) {
+    const ObjectId id = from_wire(r.getId());
+    RemoteTask task;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = remote_tasks_.find(id);
+      if (it == remote_tasks_.end()) continue;  // a late duplicate after a retry
+      task = std::move(it->second);
+      remote_tasks_.erase(it);
+      if (auto s = sent_.find(task.target); s != sent_.end() && s->second > 0) --s->second;
+    }
+    ObjectHandle& result = task.spec->result;
+    switch (r.which()) {
+      case wire::TaskResult::VALUE: {
+        auto data = r.getValue();
+        try {
+          PayloadBuffer buf = node_.store().allocate(data.size(), id);
+          std::memcpy(buf.bytes().data(), data.begin(), data.size());
+          result->seal(std::move(buf));
+        } catch (...) {
+          result->seal_error(std::current_exception());
+        }
+        break;
+      }
+      case wire::TaskResult::FAILURE:
+        result->seal_error(from_wire(r.getFailure()));
+        break;
+      case wire::TaskResult::STORED_AT:
+        pull(r.getStoredAt(), id, result, true);
+        break;
+    }
+  }
+}
+
+void Cluster::pull(NodeId from, ObjectId id, ObjectHandle into, bool free_source) {
+  auto p = std::make_shared<Pull>();
+  p->into = std::move(into);
+  p->from = from;
+  p->id = id;
+  p->free_source = free_source;
+  with_peer(from, [this, p](wire::Peer::Client& peer) { pull_chunk(p, peer, 0, chunk_size); });
+}
+
+void Cluster::pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::uint64_t offset,
+                         std::uint64_t length) {
+  ++p->in_flight;
+  auto req = peer.pullObjectRequest();
+  to_wire(req.initId(), p->id);
+  req.setOffset(offset);
+  req.setLength(length);
+  tasks_->add(
+      req.send()
+          .then([this, p, peer, offset](capnp::Response<wire::Peer::PullObjectResults> r) mutable {
+            --p->in_flight;
+            if (p->failed) return;
+            auto data = r.getData();
+            if (!p->buffer) {
+              p->size = r.getTotalSize();
+              p->next = std::min(chunk_size, p->size);
+              p->buffer = node_.store().allocate(p->size, p->id);
+            }
+            if (offset + data.size() > p->size) {
+              throw KJ_EXCEPTION(FAILED, "pulled chunk past the object's end");
+            }
+            std::memcpy(p->buffer.bytes().data() + offset, data.begin(), data.size());
+            p->done += data.size();
+            if (p->done == p->size) {
+              p->into->seal(std::move(p->buffer));
+              if (p->free_source) {
+                with_peer(p->from, [id = p->id](wire::Peer::Client& source) {
+                  auto f = source.freeObjectsRequest();
+                  to_wire(f.initIds(1)[0], id);
+                  f.send().detach([](kj::Exception&&) {});
+                });
+              }
+              return;
+            }
+            while (p->in_flight < chunks_in_flight && p->next < p->size) {
+              const std::uint64_t len = std::min(chunk_size, p->size - p->next);
+              pull_chunk(p, peer, p->next, len);
+              p->next += len;
+            }
+          })
+          .catch_([p](kj::Exception&& e) {
+            if (std::exchange(p->failed, true)) return;
+            p->into->seal_error(std::make_exception_ptr(TransportError(e)));
+          }));
+}
+
+}  // namespace weft::detail
