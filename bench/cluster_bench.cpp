@@ -412,15 +412,13 @@ weft::Task<void> n_n_actor_calls_async(const weft::ActorHandle<ClusterBenchActor
 }
 
 weft::Task<void> actor_metrics() {
-  auto spawning_remote =
-      weft::spawn<ClusterBenchActor>().options({.strategy = weft::NodeAffinity{g_remote}});
-  auto on_remote = co_await std::move(spawning_remote);
+  auto on_remote =
+      co_await weft::spawn<ClusterBenchActor>().options({.strategy = weft::NodeAffinity{g_remote}});
   if (wanted("remote_actor_calls_sync")) co_await remote_actor_calls_sync(on_remote);
   if (wanted("remote_actor_calls_async")) co_await remote_actor_calls_async(on_remote);
   if (wanted("n_n_actor_calls_async")) {
-    auto spawning_head =
-        weft::spawn<ClusterBenchActor>().options({.strategy = weft::NodeAffinity{g_head}});
-    auto on_head = co_await std::move(spawning_head);
+    auto on_head =
+        co_await weft::spawn<ClusterBenchActor>().options({.strategy = weft::NodeAffinity{g_head}});
     co_await n_n_actor_calls_async(on_remote, on_head);
     weft::kill(on_head);
   }

@@ -249,10 +249,7 @@ weft::Task<void> actor_calls_async(const weft::ActorHandle<MicrobenchActor>& act
 }
 
 weft::Task<void> actor_calls_concurrent() {
-  // A named Spawn: with `co_await weft::spawn<T>().options({...})` in this
-  // function, GCC 12 (-O0 and -O2) handed back an empty ActorHandle.
-  auto spawning = weft::spawn<MicrobenchAsyncActor>().options({.max_concurrency = 16});
-  auto actor = co_await std::move(spawning);
+  auto actor = co_await weft::spawn<MicrobenchAsyncActor>().options({.max_concurrency = 16});
   std::vector<weft::ObjectRef<int>> refs;
   refs.reserve(g_config.async_batch);
   const double rate = co_await rate_in_coroutine([&actor, &refs]() -> weft::Task<std::uint64_t> {
