@@ -36,7 +36,7 @@ std::vector<int> pids_of_head_and_first_worker(LocalCluster& cluster) {
 }
 
 // Processes whose parent is `parent` (zombies included).
-std::vector<int> children_of(int parent) {
+[[maybe_unused]] std::vector<int> children_of(int parent) {  // unused without examples
   std::vector<int> out;
   DIR* proc = opendir("/proc");
   if (proc == nullptr) return out;
