@@ -1,28 +1,30 @@
-// Uses an installed weft through find_package(weft): runs a task on a thread
-// pool and prints a line a person can check.
+// Uses an installed weft through find_package(weft): submits tasks and calls
+// an actor on one node, and prints a line a person can check.
+#include <weft/weft.hpp>
+
 #include <cstdio>
+#include <vector>
 
-#include <weft/core/sync_wait.hpp>
-#include <weft/core/task.hpp>
-#include <weft/core/thread_pool.hpp>
+long square(long x) { return x * x; }
+WEFT_REMOTE(square);
 
-namespace {
+class Total {
+ public:
+  long add(long x) { return sum_ += x; }
 
-weft::Task<long> sum_of_squares(weft::ThreadPool& pool, long n, bool& ran_on_pool) {
-  co_await weft::resume_on(pool);
-  ran_on_pool = pool.on_worker_thread();
+ private:
+  long sum_ = 0;
+};
+WEFT_ACTOR(Total, &Total::add);
+
+weft::Task<int> driver(weft::Runtime&) {
+  std::vector<weft::ObjectRef<long>> squares;
+  for (long i = 1; i <= 100; ++i) squares.push_back(weft::submit<&square>(i));
+  auto total = co_await weft::spawn<Total>();
   long sum = 0;
-  for (long i = 1; i <= n; ++i) sum += i * i;
-  co_return sum;
+  for (auto& s : squares) sum = co_await total.call<&Total::add>(s);  // refs as arguments
+  std::printf("weft consumer: sum of squares 1..100 = %ld (expected 338350)\n", sum);
+  co_return sum == 338350 ? 0 : 1;
 }
 
-}  // namespace
-
-int main() {
-  weft::ThreadPool pool({.threads = 2});
-  bool ran_on_pool = false;
-  const long sum = weft::sync_wait(sum_of_squares(pool, 100, ran_on_pool));
-  std::printf("weft consumer: sum of squares 1..100 = %ld (expected 338350), ran on pool: %s\n",
-              sum, ran_on_pool ? "yes" : "no");
-  return sum == 338350 && ran_on_pool ? 0 : 1;
-}
+int main(int argc, char** argv) { return weft::run(argc, argv, driver); }
