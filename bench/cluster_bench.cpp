@@ -35,7 +35,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -45,6 +44,8 @@
 #include <vector>
 
 #include <weft/weft.hpp>
+
+#include "results.hpp"
 
 #include "node/child_process.hpp"
 
@@ -127,15 +128,8 @@ struct Config {
   unsigned threads = 0;  // executor threads per node; 0: one per hardware thread
 };
 
-struct Result {
-  std::string metric;
-  std::optional<double> value;  // nullopt: not measurable (see note)
-  std::string unit;
-  std::string note;
-};
-
 Config g_config;
-std::vector<Result> g_results;
+weft_bench::Results g_results("cluster_bench");
 weft::NodeId g_head = 0;
 weft::NodeId g_remote = 0;
 
@@ -144,10 +138,7 @@ bool wanted(std::string_view metric) {
 }
 
 void report(std::string metric, double value, std::string unit) {
-  std::printf("{\"bench\":\"cluster_bench\",\"metric\":\"%s\",\"value\":%.6g,\"unit\":\"%s\"}\n",
-              metric.c_str(), value, unit.c_str());
-  std::fflush(stdout);
-  g_results.push_back({std::move(metric), value, std::move(unit), {}});
+  g_results.report(std::move(metric), value, std::move(unit));
 }
 
 // ---------------------------------------------------------------------------
@@ -538,37 +529,15 @@ constexpr Target kTargets[] = {
     {"object_transfer_gigabytes", Goal::bandwidth_ratio, 0.6},
 };
 
-std::string with_commas(double v) {
-  if (v < 1000) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, v < 10 ? "%.3f" : "%.1f", v);
-    return buf;
-  }
-  std::string digits = std::to_string(static_cast<long long>(v + 0.5));
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-const Result* find_result(std::string_view metric) {
-  for (const auto& r : g_results) {
-    if (r.metric == metric) return &r;
-  }
-  return nullptr;
-}
-
 // "vs target" is always value / goal for throughputs and goal / value for
 // times, so 1.00x or more meets the target.
 void print_table() {
-  const Result* rtt = find_result("loopback_rtt_us");
-  const Result* bw = find_result("loopback_gigabytes");
+  const weft_bench::Result* rtt = g_results.find("loopback_rtt_us");
+  const weft_bench::Result* bw = g_results.find("loopback_gigabytes");
   std::printf("\n%-31s %14s  %-8s %26s  %s\n", "metric", "value", "unit", "target", "vs target");
   std::printf("%s\n", std::string(100, '-').c_str());
   for (const auto& target : kTargets) {
-    const Result* r = find_result(target.metric);
+    const weft_bench::Result* r = g_results.find(target.metric);
     if (r == nullptr) continue;
     std::string goal = "-";
     std::string ratio = "-";
@@ -576,30 +545,27 @@ void print_table() {
     if (target.goal == Goal::machine) {
       goal = "(machine limit)";
     } else if (target.goal == Goal::at_least) {
-      goal = ">= " + with_commas(target.bound);
-      if (r->value) {
-        std::snprintf(buf, sizeof buf, "%.2fx%s", *r->value / target.bound,
-                      *r->value >= target.bound ? "" : "  BELOW");
-        ratio = buf;
-      }
-    } else if (target.goal == Goal::rtt_ratio && rtt != nullptr && rtt->value && r->value) {
-      const double want = target.bound * *rtt->value;
+      goal = ">= " + weft_bench::with_commas(target.bound);
+      std::snprintf(buf, sizeof buf, "%.2fx%s", r->value / target.bound,
+                    r->value >= target.bound ? "" : "  BELOW");
+      ratio = buf;
+    } else if (target.goal == Goal::rtt_ratio && rtt != nullptr) {
+      const double want = target.bound * rtt->value;
       std::snprintf(buf, sizeof buf, "<= %.0f x loopback = %.1f", target.bound, want);
       goal = buf;
-      std::snprintf(buf, sizeof buf, "%.2fx (remote/loopback %.2f)%s", want / *r->value,
-                    *r->value / *rtt->value, *r->value <= want ? "" : "  BELOW");
+      std::snprintf(buf, sizeof buf, "%.2fx (remote/loopback %.2f)%s", want / r->value,
+                    r->value / rtt->value, r->value <= want ? "" : "  BELOW");
       ratio = buf;
-    } else if (target.goal == Goal::bandwidth_ratio && bw != nullptr && bw->value && r->value) {
-      const double want = target.bound * *bw->value;
+    } else if (target.goal == Goal::bandwidth_ratio && bw != nullptr) {
+      const double want = target.bound * bw->value;
       std::snprintf(buf, sizeof buf, ">= %.1f x loopback = %.2f", target.bound, want);
       goal = buf;
-      std::snprintf(buf, sizeof buf, "%.2fx (transfer/loopback %.2f)%s", *r->value / want,
-                    *r->value / *bw->value, *r->value >= want ? "" : "  BELOW");
+      std::snprintf(buf, sizeof buf, "%.2fx (transfer/loopback %.2f)%s", r->value / want,
+                    r->value / bw->value, r->value >= want ? "" : "  BELOW");
       ratio = buf;
     }
-    if (!r->value) ratio = "MISSING: " + r->note;
     std::printf("%-31s %14s  %-8s %26s  %s\n", r->metric.c_str(),
-                r->value ? with_commas(*r->value).c_str() : "null", r->unit.c_str(), goal.c_str(),
+                weft_bench::with_commas(r->value).c_str(), r->unit.c_str(), goal.c_str(),
                 ratio.c_str());
   }
   std::printf(

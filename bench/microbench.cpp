@@ -14,6 +14,8 @@
 // coroutine resume, task await), which run on the main thread.
 #include <weft/weft.hpp>
 
+#include "results.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <coroutine>
@@ -73,24 +75,15 @@ struct Config {
   std::uint64_t resume_batch = 1'000'000;
 };
 
-struct Result {
-  std::string metric;
-  double value;
-  std::string unit;
-};
-
 Config g_config;
-std::vector<Result> g_results;
+weft_bench::Results g_results("microbench");
 
 bool wanted(std::string_view metric) {
   return g_config.filter.empty() || metric.find(g_config.filter) != std::string_view::npos;
 }
 
 void report(std::string metric, double value, std::string unit) {
-  std::printf("{\"bench\":\"microbench\",\"metric\":\"%s\",\"value\":%.6g,\"unit\":\"%s\"}\n",
-              metric.c_str(), value, unit.c_str());
-  std::fflush(stdout);
-  g_results.push_back({std::move(metric), value, std::move(unit)});
+  g_results.report(std::move(metric), value, std::move(unit));
 }
 
 // ---------------------------------------------------------------------------
@@ -415,39 +408,17 @@ constexpr Target kTargets[] = {
 // Keeps the put-vs-memcpy target honest: it is relative to this run's memcpy.
 constexpr double kPutToMemcpy = 0.7;
 
-std::string with_commas(double v) {
-  if (v < 1000) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, v < 10 ? "%.3f" : "%.1f", v);
-    return buf;
-  }
-  std::string digits = std::to_string(static_cast<long long>(v + 0.5));
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-const Result* find_result(std::string_view metric) {
-  for (const auto& r : g_results) {
-    if (r.metric == metric) return &r;
-  }
-  return nullptr;
-}
-
 void print_table() {
-  const Result* memcpy_result = find_result("memcpy_gigabytes");
+  const weft_bench::Result* memcpy_result = g_results.find("memcpy_gigabytes");
   std::printf("\n%-31s %14s  %-8s %22s  %s\n", "metric", "value", "unit", "target", "vs target");
   std::printf("%s\n", std::string(88, '-').c_str());
   for (const auto& target : kTargets) {
-    const Result* r = find_result(target.metric);
+    const weft_bench::Result* r = g_results.find(target.metric);
     if (r == nullptr) continue;
     std::string goal = "-";
     std::string ratio = "-";
     if (target.minimum > 0) {
-      goal = ">= " + with_commas(target.minimum);
+      goal = ">= " + weft_bench::with_commas(target.minimum);
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.2fx%s", r->value / target.minimum,
                     r->value >= target.minimum ? "" : "  BELOW");
@@ -463,8 +434,9 @@ void print_table() {
     } else if (r->metric == "memcpy_gigabytes") {
       goal = "(machine limit)";
     }
-    std::printf("%-31s %14s  %-8s %22s  %s\n", r->metric.c_str(), with_commas(r->value).c_str(),
-                r->unit.c_str(), goal.c_str(), ratio.c_str());
+    std::printf("%-31s %14s  %-8s %22s  %s\n", r->metric.c_str(),
+                weft_bench::with_commas(r->value).c_str(), r->unit.c_str(), goal.c_str(),
+                ratio.c_str());
   }
   std::printf("\nbest of %d slices of %.2f s after %.2f s warm-up; %u hardware threads\n",
               g_config.reps, g_config.slice_s, g_config.warmup_s,
