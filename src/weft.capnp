@@ -93,7 +93,9 @@ struct TaskResult {
     failure @3 :Failure;
   }
   size @4 :UInt64;
-  nestedRefs @5 :List(RefArg);
+  nestedRefs @5 :List(RefArg);  # refs inside the value
+  holder @6 :UInt64;       # node keeping the payload and the objects it names
+                           # until the owner frees them (freeObjects); 0: none
 }
 
 struct ActorSpec {

@@ -123,10 +123,14 @@ class Cluster final : public ClusterLink {
   void flush();
   void send_tasks(NodeId target, std::vector<TaskSpec*> specs);
   void fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec);
-  void fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref);
+  // True if the payload went inline; false if the receiver pulls it from here.
+  bool fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref);
   void receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks, NodeId from);
   ObjectHandle materialize(wire::RefArg::Reader ref);
-  void watch_result(ObjectHandle result, NodeId owner);
+  // Sends `result` to its owner once it and `pulling` (the task's arguments
+  // still being copied here) are sealed: until then the owner keeps the
+  // arguments alive for us.
+  void watch_result(ObjectHandle result, std::vector<ObjectHandle> pulling);
   void send_result(NodeId owner, ObjectHandle result);  // any thread
   void flush_results();
   void receive_results(capnp::List<wire::TaskResult>::Reader results);
@@ -135,13 +139,15 @@ class Cluster final : public ClusterLink {
     ObjectHandle into;
     NodeId from = 0;
     ObjectId id;
-    bool free_source = false;  // tell `from` to drop its copy afterwards
+    std::vector<ObjectHandle> nested;  // the objects the payload names
     PayloadBuffer buffer;
     std::uint64_t size = 0, next = 0, done = 0;
     unsigned in_flight = 0;
     bool failed = false;
   };
-  void pull(NodeId from, ObjectId id, ObjectHandle into, bool free_source);
+  void pull(NodeId from, ObjectId id, ObjectHandle into, std::vector<ObjectHandle> nested = {});
+  // Tells `holder` the result `id` and what it names are copied here.
+  void free_held(NodeId holder, ObjectId id);
   void pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::uint64_t offset,
                   std::uint64_t length);
   kj::Promise<wire::Peer::Client> peer_of(NodeId node);
@@ -186,7 +192,8 @@ class Cluster final : public ClusterLink {
   std::vector<std::unique_ptr<Inbound>> inbound_;
   std::unique_ptr<ControlStore> store_;  // head only
   std::optional<asio::steady_timer> timer_;
-  std::unordered_map<ObjectId, ObjectHandle> held_for_owner_;  // large results awaiting pull
+  // Results (and the objects they name) kept until their owner has copied them.
+  std::unordered_map<ObjectId, ObjectHandle> held_for_owner_;
   std::unordered_map<std::uint64_t, std::shared_ptr<ActorRecord>> hosted_actors_;
   ControlStore::Clock::time_point last_broadcast_{};
   std::uint64_t broadcast_version_ = 0;

@@ -18,6 +18,43 @@ constexpr std::size_t inline_limit = 100 * 1024;
 // Large objects move in chunks of this size, a few requests in flight.
 constexpr std::uint64_t chunk_size = 4 << 20;
 constexpr unsigned chunks_in_flight = 4;
+
+// Calls `done()` once every object in `objects` is sealed: at once if they
+// are, else on the thread that seals the last.
+template <typename F>
+class SealWatch final : ObjectWaiter {
+ public:
+  static void start(std::vector<ObjectHandle> objects, F done) {
+    (new SealWatch(std::move(objects), std::move(done)))->step();
+  }
+
+ private:
+  SealWatch(std::vector<ObjectHandle> objects, F done)
+      : objects_(std::move(objects)), done_(std::move(done)) {
+    notify = [](ObjectWaiter* w) noexcept {
+      auto* self = static_cast<SealWatch*>(w);
+      ++self->next_;
+      self->step();
+    };
+  }
+  void step() noexcept {
+    for (; next_ < objects_.size(); ++next_) {
+      if (objects_[next_]->add_waiter(this)) return;
+    }
+    F done = std::move(done_);
+    delete this;
+    done();
+  }
+
+  std::vector<ObjectHandle> objects_;
+  std::size_t next_ = 0;
+  F done_;
+};
+
+template <typename F>
+void when_sealed(std::vector<ObjectHandle> objects, F done) {
+  SealWatch<F>::start(std::move(objects), std::move(done));
+}
 }  // namespace
 
 // --- routing ---------------------------------------------------------------------
@@ -143,16 +180,17 @@ void Cluster::flush() {
   for (auto& [target, specs] : by_target) send_tasks(target, std::move(specs));
 }
 
-void Cluster::fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref) {
+bool Cluster::fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref) {
   to_wire(b.initId(), ref->id());
   if (ref->ready() && !ref->error() && ref->payload().size() <= inline_limit) {
     auto p = ref->payload();
     b.setInline(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
-  } else {
-    // Pulled from here: findable by id while the task (which holds it) lives.
-    ref->mark_exported();
-    b.initLocations(1).set(0, node_.node_id());
+    return true;
   }
+  // Pulled from here: findable by id while whatever names it here lives.
+  ref->mark_exported();
+  b.initLocations(1).set(0, node_.node_id());
+  return false;
 }
 
 void Cluster::fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec) {
@@ -203,7 +241,7 @@ ObjectHandle Cluster::materialize(wire::RefArg::Reader ref) {
       handle->seal_error(std::current_exception());
     }
   } else if (ref.getLocations().size() > 0) {
-    pull(ref.getLocations()[0], id, handle, false);
+    pull(ref.getLocations()[0], id, handle);
   } else {
     handle->seal_error(std::make_exception_ptr(
         Error(fmt::format("object {} has no known location", id.to_string()))));
@@ -219,8 +257,8 @@ void Cluster::receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks, NodeId fr
     const RegistryEntry* entry = find_registered(spec->function_id);
     const ObjectId result_id = from_wire(t.getResult());
     auto result = ObjectHandle::adopt(new ObjectState(node_.store(), result_id));
-    watch_result(result, result_id.owner);
     if (entry == nullptr || entry->execute == nullptr) {
+      watch_result(result, {});
       result->seal_error(std::make_exception_ptr(
           Error(fmt::format("node {:x} has no function {} (id {:#x})", node_.node_id(),
                             t.getName().cStr(), spec->function_id))));
@@ -233,6 +271,13 @@ void Cluster::receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks, NodeId fr
     if (args.size() != 0) std::memcpy(out.data(), args.begin(), args.size());
     for (auto r : t.getRefs()) spec->refs.push_back(materialize(r));
     for (auto r : t.getNestedRefs()) spec->nested_refs.push_back(materialize(r));
+    std::vector<ObjectHandle> pulling;
+    for (const auto* refs : {&spec->refs, &spec->nested_refs}) {
+      for (const auto& r : *refs) {
+        if (!r->ready()) pulling.push_back(r);
+      }
+    }
+    watch_result(result, std::move(pulling));
     spec->ref_mask = t.getRefMask();
     spec->wait_mask = t.getWaitMask();
     spec->owned_options = std::make_unique<TaskOptions>(from_wire(t.getOptions()));
@@ -261,22 +306,12 @@ void Cluster::receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks, NodeId fr
   }
 }
 
-void Cluster::watch_result(ObjectHandle result, NodeId owner) {
-  struct Watch : ObjectWaiter {
-    Cluster* cluster;
-    ObjectHandle result;
-    NodeId owner;
-  };
-  auto* w = new Watch;
-  w->cluster = this;
-  w->result = result;
-  w->owner = owner;
-  w->notify = [](ObjectWaiter* self) noexcept {
-    auto* watch = static_cast<Watch*>(self);
-    watch->cluster->send_result(watch->owner, std::move(watch->result));
-    delete watch;
-  };
-  if (!result->add_waiter(w)) w->notify(w);
+void Cluster::watch_result(ObjectHandle result, std::vector<ObjectHandle> pulling) {
+  pulling.push_back(result);
+  when_sealed(std::move(pulling), [this, result = std::move(result)]() mutable {
+    const NodeId owner = result->id().owner;
+    send_result(owner, std::move(result));
+  });
 }
 
 void Cluster::send_result(NodeId owner, ObjectHandle result) {
@@ -308,17 +343,27 @@ void Cluster::flush_results() {
         const ObjectHandle& r = items[i];
         auto b = list[i];
         to_wire(b.initId(), r->id());
+        bool held = false;
         if (r->error()) {
           to_wire(b.initFailure(), r->error());
         } else if (r->payload().size() <= inline_limit) {
           auto p = r->payload();
           b.setValue(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
         } else {
-          held_for_owner_[r->id()] = r;
           r->mark_exported();
           b.setStoredAt(node_.node_id());
+          held = true;
         }
         b.setSize(r->payload().size());
+        const auto& nested = r->nested();
+        auto nested_list = b.initNestedRefs(static_cast<unsigned>(nested.size()));
+        for (unsigned j = 0; j < nested.size(); ++j) {
+          if (!fill_ref(nested_list[j], nested[j])) held = true;
+        }
+        if (held) {
+          held_for_owner_[r->id()] = r;
+          b.setHolder(node_.node_id());
+        }
       }
       tasks_->add(req.send().ignoreResult());
     });
@@ -340,13 +385,25 @@ void Cluster::receive_results(capnp::List<wire::TaskResult>::Reader results) {
       if (auto s = sent_.find(task.target); s != sent_.end() && s->second > 0) --s->second;
     }
     ObjectHandle& result = task.spec->result;
+    std::vector<ObjectHandle> nested;
+    for (auto n : r.getNestedRefs()) nested.push_back(materialize(n));
+    if (const NodeId holder = r.getHolder(); holder != 0) {
+      std::vector<ObjectHandle> copying = nested;
+      copying.push_back(result);
+      when_sealed(std::move(copying), [this, holder, id] {
+        node_.reactor().post([this, holder, id] {
+          KjAsioEventPort::CompletionScope scope;
+          free_held(holder, id);
+        });
+      });
+    }
     switch (r.which()) {
       case wire::TaskResult::VALUE: {
         auto data = r.getValue();
         try {
           PayloadBuffer buf = node_.store().allocate(data.size(), id);
           std::memcpy(buf.bytes().data(), data.begin(), data.size());
-          result->seal(std::move(buf));
+          result->seal(std::move(buf), std::move(nested));
         } catch (...) {
           result->seal_error(std::current_exception());
         }
@@ -356,18 +413,26 @@ void Cluster::receive_results(capnp::List<wire::TaskResult>::Reader results) {
         result->seal_error(from_wire(r.getFailure()));
         break;
       case wire::TaskResult::STORED_AT:
-        pull(r.getStoredAt(), id, result, true);
+        pull(r.getStoredAt(), id, result, std::move(nested));
         break;
     }
   }
 }
 
-void Cluster::pull(NodeId from, ObjectId id, ObjectHandle into, bool free_source) {
+void Cluster::free_held(NodeId holder, ObjectId id) {
+  with_peer(holder, [id](wire::Peer::Client& peer) {
+    auto req = peer.freeObjectsRequest();
+    to_wire(req.initIds(1)[0], id);
+    req.send().detach([](kj::Exception&&) {});  // a holder that died has freed it anyway
+  });
+}
+
+void Cluster::pull(NodeId from, ObjectId id, ObjectHandle into, std::vector<ObjectHandle> nested) {
   auto p = std::make_shared<Pull>();
   p->into = std::move(into);
   p->from = from;
   p->id = id;
-  p->free_source = free_source;
+  p->nested = std::move(nested);
   with_peer(from, [this, p](wire::Peer::Client& peer) { pull_chunk(p, peer, 0, chunk_size); });
 }
 
@@ -395,14 +460,7 @@ void Cluster::pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::
             std::memcpy(p->buffer.bytes().data() + offset, data.begin(), data.size());
             p->done += data.size();
             if (p->done == p->size) {
-              p->into->seal(std::move(p->buffer));
-              if (p->free_source) {
-                with_peer(p->from, [id = p->id](wire::Peer::Client& source) {
-                  auto f = source.freeObjectsRequest();
-                  to_wire(f.initIds(1)[0], id);
-                  f.send().detach([](kj::Exception&&) {});
-                });
-              }
+              p->into->seal(std::move(p->buffer), std::move(p->nested));
               return;
             }
             while (p->in_flight < chunks_in_flight && p->next < p->size) {

@@ -77,6 +77,23 @@ inline weft::Task<int> cluster_sleep_then_pid(std::int64_t ms) {
 }
 WEFT_REMOTE(cluster_sleep_then_pid);
 
+// Puts a small and a large value where it runs and returns refs to them:
+// objects owned by that node, named inside a result owned by the caller.
+inline std::pair<weft::ObjectRef<int>, weft::ObjectRef<std::vector<std::uint8_t>>> cluster_put_pair(
+    int small, std::uint64_t n, std::uint32_t seed) {
+  return {weft::put(small), weft::put(cluster_bytes(n, seed))};
+}
+WEFT_REMOTE(cluster_put_pair);
+
+// Submits cluster_bytes to node `where` and returns that ref unawaited: the
+// caller gets a ref owned here whose value is still being made elsewhere.
+inline std::vector<weft::ObjectRef<std::vector<std::uint8_t>>> cluster_bytes_via(
+    weft::NodeId where, std::uint64_t n, std::uint32_t seed) {
+  weft::TaskOptions there{.strategy = weft::NodeAffinity{where}};
+  return {weft::submit<&cluster_bytes>(there, n, seed)};
+}
+WEFT_REMOTE(cluster_bytes_via);
+
 // --- actors -------------------------------------------------------------------------
 
 class ClusterCounter {

@@ -153,6 +153,40 @@ TEST_CASE("store usage is back to zero on every node after a workload") {
   CHECK(cluster.head().store().live_objects() == 0);
 }
 
+TEST_CASE("refs returned from another node outlive the task that made them") {
+  LocalCluster cluster(3);
+  const weft::NodeId a = cluster.worker_id(0), c = cluster.worker_id(1);
+  constexpr std::uint64_t mib = 1 << 20;
+
+  const bool all_right = cluster.head().run([&](weft::Runtime&) -> weft::Task<bool> {
+    // Objects put on A, named in a result that comes back here.
+    auto pair = co_await within(weft::submit<&cluster_put_pair>(on(a), 41, 2 * mib, 5u));
+    const int small = co_await within(pair.first);
+    const auto large = co_await within(pair.second);
+    // A ref owned by A whose value is made on C, still pending when A returns it.
+    auto via = co_await within(weft::submit<&cluster_bytes_via>(on(a), c, 3 * mib, 6u));
+    const auto relayed = co_await within(via.at(0));
+    // The returned refs passed on to a third node.
+    auto sum_on_c = weft::submit<&cluster_sum_bytes_ref>(on(c), pair.second);
+    const auto sums = co_await within(sum_on_c);
+    co_return small == 41 && large == cluster_bytes(2 * mib, 5) &&
+        relayed == cluster_bytes(3 * mib, 6) && sums.at(0) == cluster_expected_sum(2 * mib, 5);
+  });
+  CHECK(all_right);
+
+  // The nodes that made and held the objects freed them with the last ref.
+  const bool emptied = cluster_test::eventually(
+      [&] {
+        for (const auto& n : cluster.view().nodes) {
+          if (!n.alive || n.load.live_objects != 0 || n.load.store_used != 0) return false;
+        }
+        return true;
+      },
+      5s);
+  CHECK(emptied);
+  CHECK(cluster.head().store().live_objects() == 0);
+}
+
 TEST_CASE("a node that joins late receives work") {
   LocalCluster cluster(2);
   const std::size_t late = cluster.add_worker();

@@ -123,6 +123,8 @@ class ObjectState {
   const std::exception_ptr& error() const noexcept { return error_; }
   std::span<const std::byte> payload() const noexcept { return payload_.bytes(); }
   bool in_arena() const noexcept { return payload_.in_arena(); }
+  // The objects whose refs the payload contains.
+  const std::vector<ObjectHandle>& nested() const noexcept { return nested_; }
 
   // Makes the object findable by id, for payloads that name it.
   void mark_exported() noexcept {
