@@ -98,6 +98,19 @@ weft::Task<std::uint64_t> cluster_bench_caller(weft::ActorHandle<ClusterBenchAct
 }
 WEFT_REMOTE(cluster_bench_caller);
 
+// `n` placement groups created and removed one at a time, from the node this
+// runs on: a STRICT_SPREAD group of one small bundle per node.
+weft::Task<std::uint64_t> cluster_bench_groups(std::uint64_t n) {
+  const std::vector<weft::Resources> bundles(2, weft::Resources{.cpu = 0.01});
+  for (std::uint64_t i = 0; i < n; ++i) {
+    auto group =
+        co_await weft::create_placement_group(bundles, weft::PlacementStrategy::strict_spread);
+    co_await weft::remove_placement_group(group);
+  }
+  co_return n;
+}
+WEFT_REMOTE(cluster_bench_groups);
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -460,19 +473,24 @@ weft::Task<void> object_transfer() {
          "GB/s");
 }
 
-// placement_group_create_removal: a STRICT_SPREAD group of one small bundle
-// per node, created and removed, one pair at a time (Ray's metric).
+// placement_group_create_removal: groups created and removed one pair at a
+// time (Ray's metric) by a driver on the head, where the control store is;
+// ..._from_worker: the same loop run on the other node, each pair a round
+// trip to the head.
 weft::Task<void> placement_groups() {
-  const std::vector<weft::Resources> bundles(2, weft::Resources{.cpu = 0.01});
-  const double rate = co_await rate_in_coroutine([&]() -> weft::Task<std::uint64_t> {
-    for (std::size_t i = 0; i < g_config.sync_batch; ++i) {
-      auto group =
-          co_await weft::create_placement_group(bundles, weft::PlacementStrategy::strict_spread);
-      co_await weft::remove_placement_group(group);
-    }
-    co_return g_config.sync_batch;
-  });
-  report("placement_group_create_removal", rate, "groups/s");
+  if (wanted("placement_group_create_removal")) {
+    const double rate = co_await rate_in_coroutine([&]() -> weft::Task<std::uint64_t> {
+      co_return co_await cluster_bench_groups(g_config.sync_batch);
+    });
+    report("placement_group_create_removal", rate, "groups/s");
+  }
+  if (wanted("placement_group_create_removal_from_worker")) {
+    const weft::TaskOptions there{.strategy = weft::NodeAffinity{g_remote}};
+    const double rate = co_await rate_in_coroutine([&]() -> weft::Task<std::uint64_t> {
+      co_return co_await weft::submit<&cluster_bench_groups>(there, g_config.sync_batch);
+    });
+    report("placement_group_create_removal_from_worker", rate, "groups/s");
+  }
 }
 
 weft::Task<int> driver(weft::Runtime&) {
@@ -484,7 +502,10 @@ weft::Task<int> driver(weft::Runtime&) {
       wanted("n_n_actor_calls_async")) {
     co_await actor_metrics();
   }
-  if (wanted("placement_group_create_removal")) co_await placement_groups();
+  if (wanted("placement_group_create_removal") ||
+      wanted("placement_group_create_removal_from_worker")) {
+    co_await placement_groups();
+  }
   if (wanted("object_transfer_gigabytes") || wanted("object_local_after_return_s") ||
       wanted("object_remote_after_return_s")) {
     co_await object_transfer();
@@ -493,11 +514,11 @@ weft::Task<int> driver(weft::Runtime&) {
 }
 
 bool wants_cluster() {
-  for (const char* m :
-       {"remote_tasks_sync", "remote_task_roundtrip_us", "remote_tasks_async",
-        "remote_actor_calls_sync", "remote_actor_calls_async", "n_n_actor_calls_async",
-        "placement_group_create_removal", "object_transfer_gigabytes",
-        "object_local_after_return_s", "object_remote_after_return_s"}) {
+  for (const char* m : {"remote_tasks_sync", "remote_task_roundtrip_us", "remote_tasks_async",
+                        "remote_actor_calls_sync", "remote_actor_calls_async",
+                        "n_n_actor_calls_async", "placement_group_create_removal",
+                        "placement_group_create_removal_from_worker", "object_transfer_gigabytes",
+                        "object_local_after_return_s", "object_remote_after_return_s"}) {
     if (wanted(m)) return true;
   }
   return false;
@@ -524,6 +545,7 @@ constexpr Target kTargets[] = {
     {"remote_actor_calls_async", Goal::at_least, 300'000},
     {"n_n_actor_calls_async", Goal::none, 0},
     {"placement_group_create_removal", Goal::at_least, 20'000},
+    {"placement_group_create_removal_from_worker", Goal::none, 0},
     {"object_local_after_return_s", Goal::none, 0},
     {"object_remote_after_return_s", Goal::none, 0},
     {"object_transfer_gigabytes", Goal::bandwidth_ratio, 0.6},
@@ -534,8 +556,8 @@ constexpr Target kTargets[] = {
 void print_table() {
   const weft_bench::Result* rtt = g_results.find("loopback_rtt_us");
   const weft_bench::Result* bw = g_results.find("loopback_gigabytes");
-  std::printf("\n%-31s %14s  %-8s %26s  %s\n", "metric", "value", "unit", "target", "vs target");
-  std::printf("%s\n", std::string(100, '-').c_str());
+  std::printf("\n%-43s %14s  %-8s %26s  %s\n", "metric", "value", "unit", "target", "vs target");
+  std::printf("%s\n", std::string(112, '-').c_str());
   for (const auto& target : kTargets) {
     const weft_bench::Result* r = g_results.find(target.metric);
     if (r == nullptr) continue;
@@ -564,7 +586,7 @@ void print_table() {
                     r->value / bw->value, r->value >= want ? "" : "  BELOW");
       ratio = buf;
     }
-    std::printf("%-31s %14s  %-8s %26s  %s\n", r->metric.c_str(),
+    std::printf("%-43s %14s  %-8s %26s  %s\n", r->metric.c_str(),
                 weft_bench::with_commas(r->value).c_str(), r->unit.c_str(), goal.c_str(),
                 ratio.c_str());
   }

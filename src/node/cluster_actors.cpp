@@ -164,18 +164,12 @@ wire::PlacementStrategy to_wire(PlacementStrategy s) {
 
 Task<PlacementGroup> Cluster::create_placement_group(PlacementStrategy strategy,
                                                      std::vector<Resources> bundles) {
+  // The head's store is thread-safe: a driver on the head calls it from here.
+  if (is_head_) co_return store_->create_placement_group(strategy, bundles);
   // A refusal comes back as text (group id 0), so it can be thrown as the
   // InfeasibleError it is rather than as a transport failure.
   std::string refused;
   PlacementGroup group = co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<PlacementGroup> {
-    if (is_head_) {
-      try {
-        return store_->create_placement_group(strategy, bundles);
-      } catch (const std::exception& e) {
-        refused = e.what();
-        return PlacementGroup{};
-      }
-    }
     KJ_IF_MAYBE (head, links_[0]->head) {
       auto req = head->createPlacementGroupRequest();
       req.setStrategy(to_wire(strategy));
@@ -199,18 +193,24 @@ Task<PlacementGroup> Cluster::create_placement_group(PlacementStrategy strategy,
 }
 
 Task<void> Cluster::remove_placement_group(std::uint64_t group_id) {
-  co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<void> {
-    if (is_head_) {
-      store_->remove_placement_group(group_id);
-      return kj::READY_NOW;
-    }
-    KJ_IF_MAYBE (head, links_[0]->head) {
+  if (is_head_) {
+    store_->remove_placement_group(group_id);
+    co_return;
+  }
+  // Like Ray's, removal is asynchronous: sent, not awaited. This node's later
+  // requests reach the head after it on the same connection, so they see the
+  // resources freed.
+  node_.reactor().post([this, group_id] {
+    KjAsioEventPort::CompletionScope scope;
+    auto it = links_.find(0);
+    if (it == links_.end()) return;
+    KJ_IF_MAYBE (head, it->second->head) {
       auto req = head->removePlacementGroupRequest();
       req.setGroupId(group_id);
-      return req.send().ignoreResult();
+      tasks_->add(req.send().ignoreResult());
     }
-    return KJ_EXCEPTION(DISCONNECTED, "not connected to the head");
   });
+  co_return;
 }
 
 }  // namespace weft::detail

@@ -94,6 +94,21 @@ inline std::vector<weft::ObjectRef<std::vector<std::uint8_t>>> cluster_bytes_via
 }
 WEFT_REMOTE(cluster_bytes_via);
 
+// From the node it runs on: reserves `cpu` on every one of `nodes` nodes
+// (STRICT_SPREAD), removes that group and at once reserves the same again,
+// which fits only if the head applied the removal first; removes that too.
+inline weft::Task<bool> cluster_reserve_twice(std::size_t nodes, double cpu) {
+  const std::vector<weft::Resources> bundles(nodes, weft::Resources{.cpu = cpu});
+  auto first =
+      co_await weft::create_placement_group(bundles, weft::PlacementStrategy::strict_spread);
+  co_await weft::remove_placement_group(first);
+  auto second =
+      co_await weft::create_placement_group(bundles, weft::PlacementStrategy::strict_spread);
+  co_await weft::remove_placement_group(second);
+  co_return first.bundle_nodes.size() == nodes&& second.bundle_nodes.size() == nodes;
+}
+WEFT_REMOTE(cluster_reserve_twice);
+
 // --- actors -------------------------------------------------------------------------
 
 class ClusterCounter {

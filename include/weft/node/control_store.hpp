@@ -12,8 +12,10 @@
 // Pure and transport-free: time is passed in, nothing blocks or sleeps, and
 // every decision is deterministic, so tests drive it step by step. The types
 // mirror src/weft.capnp field for field so the RPC layer converts them
-// mechanically. Not synchronised: the head's reactor thread owns the store
-// and is the only thread that may call it.
+// mechanically. Thread-safe: each call holds one mutex, so the head's
+// reactor serves peers from it while code on the head's own executors (a
+// driver creating placement groups, say) calls it directly, without a hop to
+// the reactor.
 //
 // Reservations. The store keeps, per node, the sum of the placement group
 // bundles placed there. A node's heartbeat reports `available` as its totals
@@ -27,6 +29,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -132,7 +135,10 @@ class ControlStore {
   // The published view. Its version grows whenever anything in it changes
   // (membership, liveness, a reported load, a reservation), and only then.
   ClusterView view() const;
-  std::uint64_t version() const noexcept { return version_; }
+  std::uint64_t version() const {
+    std::lock_guard lock(mutex_);
+    return version_;
+  }
   std::optional<NodeView> node(NodeId id) const;
 
   // Picks a node for one task or actor from the published view: see
@@ -224,6 +230,13 @@ class ControlStore {
   void encode(W& out) const;
   void decode(ByteReader& in);
 
+  // Moving a store (load_snapshot does) moves its tables, never its lock.
+  struct Lock : std::mutex {
+    Lock() = default;
+    Lock(Lock&&) noexcept {}
+    Lock& operator=(Lock&&) noexcept { return *this; }
+  };
+  mutable Lock mutex_;  // guards everything below
   std::uint64_t version_ = 0;
   NodeId next_node_id_ = 1;
   std::uint64_t next_actor_id_ = 1;

@@ -52,7 +52,9 @@ inline Task<PlacementGroup> create_placement_group(
   return current_runtime().create_placement_group(strategy, std::move(bundles));
 }
 
-// Frees the group's reservations. Tasks and actors already placed in it keep running.
+// Frees the group's reservations. Tasks and actors already placed in it keep
+// running. As in Ray, the removal is asynchronous on nodes other than the
+// head: it completes once sent, and this node's later requests see it done.
 inline Task<void> remove_placement_group(const PlacementGroup& group) {
   return current_runtime().remove_placement_group(group.id);
 }

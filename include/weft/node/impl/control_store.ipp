@@ -34,6 +34,7 @@ NodeLoad idle_load(const NodeInfo& info) { return NodeLoad{.available = info.tot
 // --- nodes -------------------------------------------------------------------
 
 NodeId ControlStore::register_node(NodeInfo info, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
   if (info.id == 0) info.id = next_node_id_;
   next_node_id_ = std::max(next_node_id_, info.id + 1);
   auto& r = nodes_[info.id];
@@ -46,6 +47,7 @@ NodeId ControlStore::register_node(NodeInfo info, Clock::time_point now) {
 }
 
 bool ControlStore::heartbeat(NodeId node, const NodeLoad& load, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
   auto it = nodes_.find(node);
   if (it == nodes_.end() || !it->second.alive) return false;
   auto& r = it->second;
@@ -58,6 +60,7 @@ bool ControlStore::heartbeat(NodeId node, const NodeLoad& load, Clock::time_poin
 }
 
 std::vector<NodeId> ControlStore::detect_failures(Clock::time_point now, Clock::duration timeout) {
+  std::lock_guard lock(mutex_);
   std::vector<NodeId> died;
   for (auto& [id, r] : nodes_) {
     if (r.alive && now - r.last_heartbeat > timeout) {
@@ -70,6 +73,7 @@ std::vector<NodeId> ControlStore::detect_failures(Clock::time_point now, Clock::
 }
 
 bool ControlStore::mark_node_dead(NodeId node) {
+  std::lock_guard lock(mutex_);
   auto it = nodes_.find(node);
   if (it == nodes_.end() || !it->second.alive) return false;
   it->second.alive = false;
@@ -84,6 +88,7 @@ NodeView ControlStore::view_of(const NodeRecord& r) const {
 }
 
 ClusterView ControlStore::view() const {
+  std::lock_guard lock(mutex_);
   ClusterView v{.version = version_, .nodes = {}};
   v.nodes.reserve(nodes_.size());
   for (const auto& [id, r] : nodes_) v.nodes.push_back(view_of(r));
@@ -91,6 +96,7 @@ ClusterView ControlStore::view() const {
 }
 
 std::optional<NodeView> ControlStore::node(NodeId id) const {
+  std::lock_guard lock(mutex_);
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return std::nullopt;
   return view_of(it->second);
@@ -110,6 +116,7 @@ std::vector<PlacementCandidate> ControlStore::candidates() const {
 
 std::optional<NodeId> ControlStore::pick_node(const Resources& demand,
                                               const SchedulingStrategy& strategy, NodeId local) {
+  std::lock_guard lock(mutex_);
   return weft::pick_node(ResourceSet(demand), strategy, local, candidates(), spread_cursor_);
 }
 
@@ -124,6 +131,7 @@ const ActorEntry* ControlStore::live_actor_named(std::string_view name) const {
 }
 
 std::uint64_t ControlStore::register_actor(ActorEntry entry) {
+  std::lock_guard lock(mutex_);
   if (entry.actor_id != 0 && actors_.contains(entry.actor_id)) {
     throw UsageError(fmt::format("actor id {} is already registered", entry.actor_id));
   }
@@ -143,17 +151,20 @@ std::uint64_t ControlStore::register_actor(ActorEntry entry) {
 }
 
 std::optional<ActorEntry> ControlStore::lookup_actor(std::string_view name) const {
+  std::lock_guard lock(mutex_);
   if (const auto* a = live_actor_named(name)) return *a;
   return std::nullopt;
 }
 
 std::optional<ActorEntry> ControlStore::actor_by_id(std::uint64_t actor_id) const {
+  std::lock_guard lock(mutex_);
   auto it = actors_.find(actor_id);
   if (it == actors_.end()) return std::nullopt;
   return it->second;
 }
 
 bool ControlStore::update_actor(const ActorEntry& entry) {
+  std::lock_guard lock(mutex_);
   auto it = actors_.find(entry.actor_id);
   if (it == actors_.end()) return false;
   if (entry.state != ActorState::dead) {
@@ -168,6 +179,7 @@ bool ControlStore::update_actor(const ActorEntry& entry) {
 }
 
 bool ControlStore::mark_actor_dead(std::uint64_t actor_id) {
+  std::lock_guard lock(mutex_);
   auto it = actors_.find(actor_id);
   if (it == actors_.end()) return false;
   it->second.state = ActorState::dead;
@@ -175,6 +187,7 @@ bool ControlStore::mark_actor_dead(std::uint64_t actor_id) {
 }
 
 std::vector<ActorEntry> ControlStore::actors_on_node(NodeId node) const {
+  std::lock_guard lock(mutex_);
   std::vector<ActorEntry> out;
   for (const auto& [id, a] : actors_) {
     if (a.node == node && a.state != ActorState::dead) out.push_back(a);
@@ -183,6 +196,7 @@ std::vector<ActorEntry> ControlStore::actors_on_node(NodeId node) const {
 }
 
 std::vector<ActorEntry> ControlStore::actors() const {
+  std::lock_guard lock(mutex_);
   std::vector<ActorEntry> out;
   for (const auto& [id, a] : actors_) out.push_back(a);
   return out;
@@ -191,12 +205,14 @@ std::vector<ActorEntry> ControlStore::actors() const {
 // --- jobs --------------------------------------------------------------------
 
 std::uint64_t ControlStore::start_job(NodeId driver_node, std::int64_t started_ms) {
+  std::lock_guard lock(mutex_);
   const auto id = next_job_id_++;
   jobs_.emplace(id, JobEntry{.job_id = id, .driver_node = driver_node, .started_ms = started_ms});
   return id;
 }
 
 bool ControlStore::finish_job(std::uint64_t job_id) {
+  std::lock_guard lock(mutex_);
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return false;
   it->second.finished = true;
@@ -204,12 +220,14 @@ bool ControlStore::finish_job(std::uint64_t job_id) {
 }
 
 std::optional<JobEntry> ControlStore::job(std::uint64_t job_id) const {
+  std::lock_guard lock(mutex_);
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<JobEntry> ControlStore::jobs() const {
+  std::lock_guard lock(mutex_);
   std::vector<JobEntry> out;
   for (const auto& [id, j] : jobs_) out.push_back(j);
   return out;
@@ -218,16 +236,19 @@ std::vector<JobEntry> ControlStore::jobs() const {
 // --- key-value ---------------------------------------------------------------
 
 void ControlStore::kv_put(std::string key, std::string value) {
+  std::lock_guard lock(mutex_);
   kv_.insert_or_assign(std::move(key), std::move(value));
 }
 
 std::optional<std::string> ControlStore::kv_get(std::string_view key) const {
+  std::lock_guard lock(mutex_);
   auto it = kv_.find(key);
   if (it == kv_.end()) return std::nullopt;
   return it->second;
 }
 
 bool ControlStore::kv_erase(std::string_view key) {
+  std::lock_guard lock(mutex_);
   auto it = kv_.find(key);
   if (it == kv_.end()) return false;
   kv_.erase(it);
@@ -235,6 +256,7 @@ bool ControlStore::kv_erase(std::string_view key) {
 }
 
 std::vector<std::string> ControlStore::kv_keys(std::string_view prefix) const {
+  std::lock_guard lock(mutex_);
   std::vector<std::string> out;
   for (auto it = kv_.lower_bound(prefix); it != kv_.end() && it->first.starts_with(prefix); ++it) {
     out.push_back(it->first);
@@ -258,6 +280,7 @@ void ControlStore::reserve(const PlacementGroup& g, bool add) {
 
 PlacementGroup ControlStore::create_placement_group(PlacementStrategy strategy,
                                                     const std::vector<Resources>& bundles) {
+  std::lock_guard lock(mutex_);
   std::vector<ResourceSet> sets(bundles.begin(), bundles.end());
   const auto nodes = candidates();
   PlacementGroup g{.id = 0,
@@ -272,6 +295,7 @@ PlacementGroup ControlStore::create_placement_group(PlacementStrategy strategy,
 }
 
 bool ControlStore::remove_placement_group(std::uint64_t group_id) {
+  std::lock_guard lock(mutex_);
   auto it = groups_.find(group_id);
   if (it == groups_.end()) return false;
   reserve(it->second, false);
@@ -281,18 +305,21 @@ bool ControlStore::remove_placement_group(std::uint64_t group_id) {
 }
 
 std::optional<PlacementGroup> ControlStore::placement_group(std::uint64_t group_id) const {
+  std::lock_guard lock(mutex_);
   auto it = groups_.find(group_id);
   if (it == groups_.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<PlacementGroup> ControlStore::placement_groups() const {
+  std::lock_guard lock(mutex_);
   std::vector<PlacementGroup> out;
   for (const auto& [id, g] : groups_) out.push_back(g);
   return out;
 }
 
 std::vector<std::uint64_t> ControlStore::placement_groups_on_node(NodeId node) const {
+  std::lock_guard lock(mutex_);
   std::vector<std::uint64_t> out;
   for (const auto& [id, g] : groups_) {
     if (std::find(g.bundle_nodes.begin(), g.bundle_nodes.end(), node) != g.bundle_nodes.end()) {
@@ -477,6 +504,7 @@ void ControlStore::decode(ByteReader& in) {
 }
 
 void ControlStore::save_snapshot(const std::filesystem::path& path) const {
+  std::lock_guard lock(mutex_);
   SizeCounter counter;
   encode(counter);
   std::vector<std::byte> bytes(counter.size());
@@ -504,6 +532,7 @@ void ControlStore::save_snapshot(const std::filesystem::path& path) const {
 }
 
 bool ControlStore::load_snapshot(const std::filesystem::path& path) {
+  std::lock_guard lock(mutex_);
   std::ifstream f(path, std::ios::binary);
   if (!f) {
     if (!std::filesystem::exists(path)) return false;
