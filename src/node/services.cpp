@@ -100,8 +100,19 @@ kj::Promise<void> PeerService::answer_pull(PullObjectContext context, const Obje
   const std::uint64_t length = std::min<std::uint64_t>(params.getLength(), payload.size() - offset);
   auto results = context.getResults();
   results.setTotalSize(payload.size());
-  auto data = results.initData(static_cast<unsigned>(length));
-  std::memcpy(data.begin(), payload.data() + offset, length);
+  auto chunk = payload.subspan(offset, length);
+  if (object->in_arena()) {
+    // Written from the arena without a copy. The arena stays mapped while
+    // the node lives, and the puller keeps the object alive until it has
+    // every chunk (a holder waits for freeObjects; a submitter for the task's
+    // result, which is sent only after its pulls), so each chunk is on the
+    // socket before its bytes can be reused.
+    results.adoptData(capnp::Orphanage::getForMessageContaining(results).referenceExternalData(
+        capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(chunk.data()), chunk.size())));
+  } else {
+    results.setData(
+        capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(chunk.data()), chunk.size()));
+  }
   return kj::READY_NOW;
 }
 
