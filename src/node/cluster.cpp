@@ -290,6 +290,7 @@ void Cluster::connect_link(PeerLink& link, const std::string& host, std::uint16_
                       PeerLink& ready = *links_[id];
                       ready.peer = r.getPeer();
                       ready.head = r.getHead();
+                      reported_lost_.erase(id);
                       if (id == 0) register_with_head(r.getHead());
                       auto waiting = std::move(ready.waiting);
                       KJ_IF_MAYBE (peer, ready.peer) {
@@ -312,7 +313,15 @@ void Cluster::link_failed(NodeId node, const kj::Exception& e) {
     changed_.notify_all();
     return;
   }
-  log(fmt::format("lost node {:x}: {}", node, reason));
+  bool stopping = false;
+  {
+    std::lock_guard lock(mutex_);
+    stopping = stopped_;
+  }
+  // Said once per loss (sends retry the connection), and not after a stop.
+  if (!stopping && reported_lost_.insert(node).second) {
+    log(fmt::format("lost node {:x}: {}", node, reason));
+  }
   // Forget the link so a later send reconnects if the node is still alive.
   tasks_->add(kj::evalLater([this, node] { links_.erase(node); }));
 }

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -189,6 +190,7 @@ class Cluster final : public ClusterLink {
   TaskLogger task_logger_;
   kj::Own<kj::TaskSet> tasks_;
   std::map<NodeId, std::unique_ptr<PeerLink>> links_;
+  std::set<NodeId> reported_lost_;  // logged as lost, not reconnected since
   std::vector<std::unique_ptr<Inbound>> inbound_;
   std::unique_ptr<ControlStore> store_;  // head only
   std::optional<asio::steady_timer> timer_;
