@@ -9,7 +9,7 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("weft::wire");
 
-const protocolVersion :UInt32 = 1;
+const protocolVersion :UInt32 = 2;
 
 struct ObjectId {
   owner @0 :UInt64;      # node that created the ref and counts its references
@@ -193,21 +193,37 @@ struct Hello {
 }
 
 interface Gate {
-  hello @0 (hello :Hello) -> (peer :Peer, head :Head, nodeId :UInt64);
+  # streamPort: where this node takes task streams (StreamFrame).
+  hello @0 (hello :Hello) -> (peer :Peer, head :Head, nodeId :UInt64, streamPort :UInt16);
 }
 
 # One node as seen by another.
 interface Peer {
-  pushTasks @0 (tasks :List(TaskSpec)) -> ();
-  pushResults @1 (results :List(TaskResult)) -> ();
-  pullObject @2 (id :ObjectId, offset :UInt64, length :UInt64) -> (totalSize :UInt64, data :Data);
-  freeObjects @3 (ids :List(ObjectId)) -> ();
-  addBorrower @4 (ids :List(ObjectId), borrower :UInt64) -> ();
-  removeBorrower @5 (ids :List(ObjectId), borrower :UInt64) -> ();
-  createActor @6 (spec :ActorSpec) -> ();
-  killActor @7 (actorId :UInt64) -> ();
-  updateView @8 (view :ClusterView) -> ();
-  stop @9 () -> ();
+  pullObject @0 (id :ObjectId, offset :UInt64, length :UInt64) -> (totalSize :UInt64, data :Data);
+  freeObjects @1 (ids :List(ObjectId)) -> ();
+  createActor @2 (spec :ActorSpec) -> ();
+  killActor @3 (actorId :UInt64) -> ();
+  updateView @4 (view :ClusterView) -> ();
+  stop @5 () -> ();
+}
+
+# Task specs and results need no reply, so they skip RPC (whose every call
+# costs a Return and a Finish as well): a node that passed the Gate opens a
+# second connection to the peer's streamPort and sends these one way, each
+# in capnp's standard stream framing. The first frame must be a hello with
+# the cluster token; anything else, or a frame that does not parse, drops
+# the connection.
+struct StreamHello {
+  clusterToken @0 :Text;
+  nodeId @1 :UInt64;
+}
+
+struct StreamFrame {
+  union {
+    hello @0 :StreamHello;
+    tasks @1 :List(TaskSpec);       # to run on the receiving node
+    results @2 :List(TaskResult);   # of tasks the receiving node owns
+  }
 }
 
 # The head's control store (DESIGN §8).

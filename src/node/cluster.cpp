@@ -92,6 +92,9 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
   listener_ = kj::heap<TcpListener>(node_.reactor().context(), options.listen_port);
   port_ = listener_->port();
   accept_loop();
+  stream_listener_ = kj::heap<TcpListener>(node_.reactor().context(), std::uint16_t{0});
+  stream_port_ = stream_listener_->port();
+  stream_accept_loop();
   timer_.emplace(node_.reactor().context());
   if (is_head_) {
     store_ = std::make_unique<ControlStore>();
@@ -116,7 +119,9 @@ void Cluster::stop_on_reactor() {
   }
   links_.clear();
   inbound_.clear();
+  inbound_frames_.clear();
   listener_ = nullptr;
+  stream_listener_ = nullptr;
   tasks_ = nullptr;
 }
 
@@ -255,6 +260,7 @@ Cluster::PeerLink& Cluster::link_to(NodeId node) {
           }
         }
       }
+      slot->host = host;
       if (port == 0) {
         slot->broken = true;
       } else {
@@ -291,7 +297,11 @@ void Cluster::connect_link(PeerLink& link, const std::string& host, std::uint16_
                       ready.peer = r.getPeer();
                       ready.head = r.getHead();
                       reported_lost_.erase(id);
-                      if (id == 0) register_with_head(r.getHead());
+                      if (id == 0) {
+                        register_with_head(r.getHead());
+                      } else {
+                        connect_frames(id, r.getStreamPort());
+                      }
                       auto waiting = std::move(ready.waiting);
                       KJ_IF_MAYBE (peer, ready.peer) {
                         for (auto& send : waiting) send(*peer);

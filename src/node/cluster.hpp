@@ -68,6 +68,7 @@ class Cluster final : public ClusterLink {
   Task<void> remove_placement_group(std::uint64_t group_id) override;
 
   std::uint16_t port() const noexcept override { return port_; }
+  std::uint16_t stream_port() const noexcept override { return stream_port_; }
   ClusterView view() const override;
   bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) override;
   void stop_cluster() override;
@@ -78,9 +79,11 @@ class Cluster final : public ClusterLink {
   friend class PeerService;
   friend class HeadService;
 
-  // One outbound connection to another node (reactor thread only).
+  // The outbound connections to another node (reactor thread only): RPC,
+  // and beside it the task stream (StreamFrame) once the Gate has let us in.
   struct PeerLink {
     NodeId id = 0;
+    std::string host;
     kj::Own<kj::AsyncIoStream> stream;
     kj::Own<capnp::TwoPartyVatNetwork> network;
     kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
@@ -89,6 +92,14 @@ class Cluster final : public ClusterLink {
     bool broken = false;
     // Sends queued while the connection is being set up, in order.
     std::vector<kj::Function<void(wire::Peer::Client&)>> waiting;
+    kj::Own<kj::AsyncIoStream> frames;
+    kj::Promise<void> frame_writes = kj::READY_NOW;  // chained: one write at a time, in order
+    std::vector<kj::Own<capnp::MallocMessageBuilder>> frames_waiting;
+  };
+  // An inbound task stream: its hello, then frames until it ends.
+  struct InboundFrames {
+    kj::Own<kj::AsyncIoStream> stream;
+    kj::Promise<void> reading = nullptr;
   };
   // One inbound connection (reactor thread only).
   struct Inbound {
@@ -119,6 +130,14 @@ class Cluster final : public ClusterLink {
   void with_peer(NodeId node, kj::Function<void(wire::Peer::Client&)> send);
   void link_failed(NodeId node, const kj::Exception& e);
   void fill_hello(wire::Hello::Builder hello) const;
+  // Task streams (cluster_streams.cpp).
+  void stream_accept_loop();
+  void on_stream(kj::Own<kj::AsyncIoStream> stream);
+  kj::Promise<void> read_frames(InboundFrames& in);
+  void connect_frames(NodeId node, std::uint16_t stream_port);
+  // Sends `frame` on `node`'s task stream, after those sent before it.
+  void send_frame(NodeId node, kj::Own<capnp::MallocMessageBuilder> frame);
+  void write_frame(PeerLink& link, kj::Own<capnp::MallocMessageBuilder> frame);
   std::string check_hello(wire::Hello::Reader hello) const;
   void schedule_flush();
   void flush();
@@ -126,7 +145,7 @@ class Cluster final : public ClusterLink {
   void fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec);
   // True if the payload went inline; false if the receiver pulls it from here.
   bool fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref);
-  void receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks, NodeId from);
+  void receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks);
   ObjectHandle materialize(wire::RefArg::Reader ref);
   // Sends `result` to its owner once it and `pulling` (the task's arguments
   // still being copied here) are sealed: until then the owner keeps the
@@ -183,10 +202,13 @@ class Cluster final : public ClusterLink {
   ClusterOptions options_;
   bool is_head_;
   std::uint16_t port_ = 0;
+  std::uint16_t stream_port_ = 0;
 
   // Reactor-thread state.
   std::unique_ptr<ScopedKjLoop> kj_;
   kj::Own<TcpListener> listener_;
+  kj::Own<TcpListener> stream_listener_;
+  std::vector<std::unique_ptr<InboundFrames>> inbound_frames_;
   TaskLogger task_logger_;
   kj::Own<kj::TaskSet> tasks_;
   std::map<NodeId, std::unique_ptr<PeerLink>> links_;

@@ -214,13 +214,10 @@ void Cluster::fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec) {
 }
 
 void Cluster::send_tasks(NodeId target, std::vector<TaskSpec*> specs) {
-  with_peer(target, [this, target, specs = std::move(specs)](wire::Peer::Client& peer) {
-    auto req = peer.pushTasksRequest();
-    auto list = req.initTasks(static_cast<unsigned>(specs.size()));
-    for (unsigned i = 0; i < specs.size(); ++i) fill_spec(list[i], *specs[i]);
-    tasks_->add(req.send().ignoreResult().catch_(
-        [this, target](kj::Exception&& e) { link_failed(target, e); }));
-  });
+  auto frame = kj::heap<capnp::MallocMessageBuilder>();
+  auto list = frame->initRoot<wire::StreamFrame>().initTasks(static_cast<unsigned>(specs.size()));
+  for (unsigned i = 0; i < specs.size(); ++i) fill_spec(list[i], *specs[i]);
+  send_frame(target, kj::mv(frame));
 }
 
 // --- the executing side ---------------------------------------------------------
@@ -249,8 +246,7 @@ ObjectHandle Cluster::materialize(wire::RefArg::Reader ref) {
   return handle;
 }
 
-void Cluster::receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks, NodeId from) {
-  (void)from;
+void Cluster::receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks) {
   for (auto t : tasks) {
     auto spec = std::make_unique<TaskSpec>();
     spec->function_id = t.getFunctionId();
@@ -336,37 +332,36 @@ void Cluster::flush_results() {
     results_flush_scheduled_ = false;
   }
   for (auto& [owner_id, items] : out) {
-    with_peer(owner_id, [this, items = std::move(items)](wire::Peer::Client& peer) {
-      auto req = peer.pushResultsRequest();
-      auto list = req.initResults(static_cast<unsigned>(items.size()));
-      for (unsigned i = 0; i < items.size(); ++i) {
-        const ObjectHandle& r = items[i];
-        auto b = list[i];
-        to_wire(b.initId(), r->id());
-        bool held = false;
-        if (r->error()) {
-          to_wire(b.initFailure(), r->error());
-        } else if (r->payload().size() <= inline_limit) {
-          auto p = r->payload();
-          b.setValue(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
-        } else {
-          r->mark_exported();
-          b.setStoredAt(node_.node_id());
-          held = true;
-        }
-        b.setSize(r->payload().size());
-        const auto& nested = r->nested();
-        auto nested_list = b.initNestedRefs(static_cast<unsigned>(nested.size()));
-        for (unsigned j = 0; j < nested.size(); ++j) {
-          if (!fill_ref(nested_list[j], nested[j])) held = true;
-        }
-        if (held) {
-          held_for_owner_[r->id()] = r;
-          b.setHolder(node_.node_id());
-        }
+    auto frame = kj::heap<capnp::MallocMessageBuilder>();
+    auto list =
+        frame->initRoot<wire::StreamFrame>().initResults(static_cast<unsigned>(items.size()));
+    for (unsigned i = 0; i < items.size(); ++i) {
+      const ObjectHandle& r = items[i];
+      auto b = list[i];
+      to_wire(b.initId(), r->id());
+      bool held = false;
+      if (r->error()) {
+        to_wire(b.initFailure(), r->error());
+      } else if (r->payload().size() <= inline_limit) {
+        auto p = r->payload();
+        b.setValue(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
+      } else {
+        r->mark_exported();
+        b.setStoredAt(node_.node_id());
+        held = true;
       }
-      tasks_->add(req.send().ignoreResult());
-    });
+      b.setSize(r->payload().size());
+      const auto& nested = r->nested();
+      auto nested_list = b.initNestedRefs(static_cast<unsigned>(nested.size()));
+      for (unsigned j = 0; j < nested.size(); ++j) {
+        if (!fill_ref(nested_list[j], nested[j])) held = true;
+      }
+      if (held) {
+        held_for_owner_[r->id()] = r;
+        b.setHolder(node_.node_id());
+      }
+    }
+    send_frame(owner_id, kj::mv(frame));
   }
 }
 

@@ -46,20 +46,11 @@ kj::Promise<void> GateService::hello(HelloContext context) {
   results.setPeer(kj::heap<PeerService>(cluster_));
   if (cluster_.is_head_) results.setHead(kj::heap<HeadService>(cluster_));
   results.setNodeId(cluster_.node_.node_id());
+  results.setStreamPort(cluster_.stream_port_);
   return kj::READY_NOW;
 }
 
 // --- Peer --------------------------------------------------------------------------
-
-kj::Promise<void> PeerService::pushTasks(PushTasksContext context) {
-  cluster_.receive_tasks(context.getParams().getTasks(), 0);
-  return kj::READY_NOW;
-}
-
-kj::Promise<void> PeerService::pushResults(PushResultsContext context) {
-  cluster_.receive_results(context.getParams().getResults());
-  return kj::READY_NOW;
-}
 
 kj::Promise<void> PeerService::pullObject(PullObjectContext context) {
   auto params = context.getParams();

@@ -28,8 +28,6 @@ class PeerService final : public wire::Peer::Server {
   explicit PeerService(Cluster& cluster) : cluster_(cluster) {}
 
  protected:
-  kj::Promise<void> pushTasks(PushTasksContext context) override;
-  kj::Promise<void> pushResults(PushResultsContext context) override;
   kj::Promise<void> pullObject(PullObjectContext context) override;
   kj::Promise<void> freeObjects(FreeObjectsContext context) override;
   kj::Promise<void> createActor(CreateActorContext context) override;

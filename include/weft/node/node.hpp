@@ -87,6 +87,8 @@ class ClusterLink {
 
   // For weft::run and the tools (any thread).
   virtual std::uint16_t port() const noexcept = 0;
+  // Where this node takes task streams from its peers (weft.capnp StreamFrame).
+  virtual std::uint16_t stream_port() const noexcept = 0;
   virtual ClusterView view() const = 0;
   // Blocks until `n` nodes are alive; false on timeout.
   virtual bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) = 0;

@@ -1,0 +1,132 @@
+// detail::Cluster: task streams, the one-way connections that carry task
+// specs and results beside each RPC connection (StreamFrame in weft.capnp).
+#include <capnp/serialize-async.h>
+
+#include <fmt/format.h>
+
+#include "node/cluster.hpp"
+
+namespace weft::detail {
+
+namespace {
+// Frames carry batches of specs and results with inline values, as big as
+// the RPC messages they replaced; a hello is a token and an id.
+capnp::ReaderOptions frame_options() {
+  capnp::ReaderOptions o;
+  o.traversalLimitInWords = 64 * 1024 * 1024;  // 512 MiB
+  return o;
+}
+capnp::ReaderOptions hello_options() {
+  capnp::ReaderOptions o;
+  o.traversalLimitInWords = 1024;
+  return o;
+}
+}  // namespace
+
+// --- receiving ----------------------------------------------------------------------
+
+void Cluster::stream_accept_loop() {
+  tasks_->add(stream_listener_->accept().then([this](kj::Own<kj::AsyncIoStream> stream) {
+    on_stream(kj::mv(stream));
+    stream_accept_loop();
+  }));
+}
+
+void Cluster::on_stream(kj::Own<kj::AsyncIoStream> stream) {
+  auto in = std::make_unique<InboundFrames>();
+  in->stream = kj::mv(stream);
+  InboundFrames* raw = in.get();
+  raw->reading =
+      capnp::readMessage(*raw->stream, hello_options())
+          .then([this, raw](kj::Own<capnp::MessageReader> message) -> kj::Promise<void> {
+            auto frame = message->getRoot<wire::StreamFrame>();
+            if (!frame.isHello()) {
+              return KJ_EXCEPTION(FAILED, "the stream did not begin with a hello");
+            }
+            if (std::string_view(frame.getHello().getClusterToken().cStr()) != options_.token) {
+              return KJ_EXCEPTION(FAILED, "wrong cluster token");
+            }
+            return read_frames(*raw);
+          })
+          .catch_([](kj::Exception&& e) {
+            // A peer that went away is not news (link_failed reports node losses).
+            if (e.getType() == kj::Exception::Type::DISCONNECTED) return;
+            std::fprintf(stderr, "weft: dropped a task stream: %s\n", e.getDescription().cStr());
+          })
+          .then([this, raw] {
+            // Not from inside its own promise: erase it on a later turn.
+            tasks_->add(kj::evalLater([this, raw] {
+              std::erase_if(inbound_frames_, [raw](const auto& p) { return p.get() == raw; });
+            }));
+          })
+          .eagerlyEvaluate(nullptr);
+  inbound_frames_.push_back(std::move(in));
+}
+
+kj::Promise<void> Cluster::read_frames(InboundFrames& in) {
+  return capnp::tryReadMessage(*in.stream, frame_options())
+      .then([this, &in](kj::Maybe<kj::Own<capnp::MessageReader>> maybe) -> kj::Promise<void> {
+        KJ_IF_MAYBE (message, maybe) {
+          auto frame = (*message)->getRoot<wire::StreamFrame>();
+          switch (frame.which()) {
+            case wire::StreamFrame::TASKS:
+              receive_tasks(frame.getTasks());
+              break;
+            case wire::StreamFrame::RESULTS:
+              receive_results(frame.getResults());
+              break;
+            default:
+              return KJ_EXCEPTION(FAILED, "a frame of unknown kind");
+          }
+          return read_frames(in);
+        }
+        return kj::READY_NOW;  // the peer closed its end
+      });
+}
+
+// --- sending ------------------------------------------------------------------------
+
+void Cluster::connect_frames(NodeId node, std::uint16_t stream_port) {
+  auto it = links_.find(node);
+  if (it == links_.end()) return;
+  asio::ip::tcp::endpoint endpoint(asio::ip::make_address(it->second->host), stream_port);
+  tasks_->add(connect_tcp(node_.reactor().context(), endpoint)
+                  .then([this, node](kj::Own<kj::AsyncIoStream> stream) {
+                    auto found = links_.find(node);
+                    if (found == links_.end() || found->second->broken) return;
+                    PeerLink& link = *found->second;
+                    link.frames = kj::mv(stream);
+                    auto hello = kj::heap<capnp::MallocMessageBuilder>();
+                    auto h = hello->initRoot<wire::StreamFrame>().initHello();
+                    h.setClusterToken(options_.token);
+                    h.setNodeId(node_.node_id());
+                    write_frame(link, kj::mv(hello));
+                    auto waiting = std::move(link.frames_waiting);
+                    for (auto& frame : waiting) write_frame(link, kj::mv(frame));
+                  })
+                  .catch_([this, node](kj::Exception&& e) { link_failed(node, e); }));
+}
+
+void Cluster::send_frame(NodeId node, kj::Own<capnp::MallocMessageBuilder> frame) {
+  PeerLink& link = link_to(node);
+  if (link.broken) return;  // the node's death re-sends or fails what it held
+  if (link.frames) {
+    write_frame(link, kj::mv(frame));
+  } else {
+    link.frames_waiting.push_back(kj::mv(frame));
+  }
+}
+
+void Cluster::write_frame(PeerLink& link, kj::Own<capnp::MallocMessageBuilder> frame) {
+  kj::AsyncIoStream& stream = *link.frames;
+  const NodeId node = link.id;
+  link.frame_writes =
+      link.frame_writes
+          .then([&stream, frame = kj::mv(frame)]() mutable {
+            auto written = capnp::writeMessage(stream, *frame);
+            return written.attach(kj::mv(frame));
+          })
+          .eagerlyEvaluate([this, node](kj::Exception&& e) { link_failed(node, e); });
+}
+
+}  // namespace weft::detail
