@@ -41,13 +41,15 @@ std::unique_ptr<ClusterLink> make_cluster(Node& node, const ClusterOptions& opti
 // --- set-up and tear-down -----------------------------------------------------
 
 Cluster::Cluster(Node& node, const ClusterOptions& options)
-    : node_(node), options_(options), is_head_(options.head) {
+    : node_(node), options_(options), is_head_(options.head) {}
+
+void Cluster::start() {
   kj_ = std::make_unique<ScopedKjLoop>(node_.reactor());
   std::exception_ptr failure;
   BlockingEvent done;
   node_.reactor().post([&] {
     try {
-      start_on_reactor(options);
+      start_on_reactor(options_);
     } catch (const kj::Exception& e) {
       failure = std::make_exception_ptr(TransportError(e));
     } catch (...) {

@@ -47,9 +47,10 @@ class HeadService;
 
 class Cluster final : public ClusterLink {
  public:
-  // Listens, and (unless head) registers with the head; blocks until done.
   Cluster(Node& node, const ClusterOptions& options);
   ~Cluster() noexcept override;
+
+  void start() override;
 
   void submit(TaskSpecPtr spec) override;
   NodeId place_actor(const ActorOptions& options) override;

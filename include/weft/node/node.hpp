@@ -66,6 +66,9 @@ struct ActorLocation {
 class ClusterLink {
  public:
   virtual ~ClusterLink() = default;
+  // Listens, and (unless head) registers with the head; blocks until done.
+  // Throws weft::Error if the head refuses this node.
+  virtual void start() = 0;
   // Runs the task here or sends it to the node that should (any thread).
   virtual void submit(TaskSpecPtr spec) = 0;
   // Where a new actor should live: this node's id or another's.
@@ -96,6 +99,8 @@ class ClusterLink {
   virtual void wait_until_stopped() = 0;
 };
 
+// A link for `node`, not started yet: the node holds it before it joins, so
+// the first task sent here (at once after joining) finds it.
 std::unique_ptr<ClusterLink> make_cluster(Node& node, const ClusterOptions& options);
 }  // namespace detail
 

@@ -76,6 +76,12 @@ void Node::submit(detail::TaskSpecPtr spec) {
 
 void Node::start_cluster(const ClusterOptions& options) {
   cluster_ = detail::make_cluster(*this, options);
+  try {
+    cluster_->start();
+  } catch (...) {
+    cluster_.reset();
+    throw;
+  }
 }
 
 std::uint64_t Node::next_actor_id() noexcept {
