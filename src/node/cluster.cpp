@@ -339,6 +339,13 @@ void Cluster::register_with_head(wire::Head::Client head) {
   }));
 }
 
+wire::Head::Client& Cluster::head_client() {
+  if (auto it = links_.find(0); it != links_.end()) {
+    KJ_IF_MAYBE (head, it->second->head) return *head;
+  }
+  kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "not connected to the head"));
+}
+
 void Cluster::heartbeat() {
   if (!timer_) return;
   timer_->expires_after(heartbeat_interval);

@@ -147,6 +147,9 @@ class Cluster final : public ClusterLink {
                   std::uint64_t length);
   kj::Promise<wire::Peer::Client> peer_of(NodeId node);
   void register_with_head(wire::Head::Client head);
+  // Not on the head: its capability, for a request from inside run_on_kj;
+  // throws (TransportError there) while not connected.
+  wire::Head::Client& head_client();
   kj::Promise<void> stop_peers();
   void mark_stopped();
   void stop_on_reactor_sync();
