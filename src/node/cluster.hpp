@@ -66,6 +66,10 @@ class Cluster final : public ClusterLink {
   Task<PlacementGroup> create_placement_group(PlacementStrategy strategy,
                                               std::vector<Resources> bundles) override;
   Task<void> remove_placement_group(std::uint64_t group_id) override;
+  Task<void> kv_put(std::string key, std::string value) override;
+  Task<std::optional<std::string>> kv_get(std::string key) override;
+  Task<bool> kv_delete(std::string key) override;
+  Task<std::vector<std::string>> kv_keys(std::string prefix) override;
 
   std::uint16_t port() const noexcept override { return port_; }
   ClusterView view() const override;

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -76,6 +77,41 @@ inline weft::Task<int> cluster_sleep_then_pid(std::int64_t ms) {
   co_return cluster_pid();
 }
 WEFT_REMOTE(cluster_sleep_then_pid);
+
+// --- the key-value store -----------------------------------------------------------
+
+// Each returns what the node it runs on saw.
+inline weft::Task<void> cluster_kv_put(std::string key, std::string value) {
+  co_await weft::kv_put(std::move(key), std::move(value));
+}
+WEFT_REMOTE(cluster_kv_put);
+
+inline weft::Task<std::optional<std::string>> cluster_kv_get(std::string key) {
+  co_return co_await weft::kv_get(std::move(key));
+}
+WEFT_REMOTE(cluster_kv_get);
+
+inline weft::Task<bool> cluster_kv_delete(std::string key) {
+  co_return co_await weft::kv_delete(std::move(key));
+}
+WEFT_REMOTE(cluster_kv_delete);
+
+inline weft::Task<std::vector<std::string>> cluster_kv_keys(std::string prefix) {
+  co_return co_await weft::kv_keys(std::move(prefix));
+}
+WEFT_REMOTE(cluster_kv_keys);
+
+// Puts `value_bytes` bytes under `key`; what the refusal said, or "" if stored.
+inline weft::Task<std::string> cluster_kv_put_refusal(std::string key, std::uint64_t value_bytes) {
+  std::string refusal;
+  try {
+    co_await weft::kv_put(std::move(key), std::string(value_bytes, 'v'));
+  } catch (const weft::Error& e) {
+    refusal = e.what();
+  }
+  co_return refusal;
+}
+WEFT_REMOTE(cluster_kv_put_refusal);
 
 // --- actors -------------------------------------------------------------------------
 

@@ -87,6 +87,11 @@ class ClusterLink {
   virtual Task<PlacementGroup> create_placement_group(PlacementStrategy strategy,
                                                       std::vector<Resources> bundles) = 0;
   virtual Task<void> remove_placement_group(std::uint64_t group_id) = 0;
+  // The head's key-value store (see weft/remote/kv.hpp).
+  virtual Task<void> kv_put(std::string key, std::string value) = 0;
+  virtual Task<std::optional<std::string>> kv_get(std::string key) = 0;
+  virtual Task<bool> kv_delete(std::string key) = 0;
+  virtual Task<std::vector<std::string>> kv_keys(std::string prefix) = 0;
 
   // For weft::run and the tools (any thread).
   virtual std::uint16_t port() const noexcept = 0;
@@ -141,6 +146,10 @@ class Node final : public Runtime {
   Task<PlacementGroup> create_placement_group(PlacementStrategy strategy,
                                               std::vector<Resources> bundles) override;
   Task<void> remove_placement_group(std::uint64_t group_id) override;
+  Task<void> kv_put(std::string key, std::string value) override;
+  Task<std::optional<std::string>> kv_get(std::string key) override;
+  Task<bool> kv_delete(std::string key) override;
+  Task<std::vector<std::string>> kv_keys(std::string prefix) override;
 
   // Joins (or, as head, forms) a cluster over TCP; blocks until this node is
   // registered with the head. Throws weft::Error if the head refuses it.
@@ -213,6 +222,9 @@ class Node final : public Runtime {
   // Placement groups of a node that runs alone: their bundles' resources.
   std::map<std::uint64_t, std::vector<Resources>> local_groups_;
   std::uint64_t next_group_id_ = 1;
+  // The key-value store of a node that runs alone (only its KV is used).
+  std::mutex kv_mutex_;
+  ControlStore local_kv_;
   std::unique_ptr<detail::ClusterLink> cluster_;  // last: stopped before the rest
 };
 
