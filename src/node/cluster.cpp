@@ -1,6 +1,7 @@
 // detail::Cluster: set-up, connections, the head, heartbeats and the view.
 // Tasks and objects are in cluster_tasks.cpp, actors and placement groups in
-// cluster_actors.cpp, the head's key-value store in cluster_control.cpp.
+// cluster_actors.cpp, the head's key-value store and jobs in
+// cluster_control.cpp.
 #include "node/cluster.hpp"
 
 #include <unistd.h>

@@ -70,6 +70,8 @@ class Cluster final : public ClusterLink {
   Task<std::optional<std::string>> kv_get(std::string key) override;
   Task<bool> kv_delete(std::string key) override;
   Task<std::vector<std::string>> kv_keys(std::string prefix) override;
+  Task<std::uint64_t> start_job() override;
+  Task<void> finish_job(std::uint64_t job_id) override;
 
   std::uint16_t port() const noexcept override { return port_; }
   ClusterView view() const override;
@@ -154,6 +156,8 @@ class Cluster final : public ClusterLink {
   // Not on the head: its capability, for a request from inside run_on_kj;
   // throws (TransportError there) while not connected.
   wire::Head::Client& head_client();
+  // Head only: records a driver on `driver` as started now; its job id.
+  std::uint64_t start_job_on_head(NodeId driver);
   kj::Promise<void> stop_peers();
   void mark_stopped();
   void stop_on_reactor_sync();

@@ -1,4 +1,7 @@
-// detail::Cluster: the head's key-value store, reached from any node.
+// detail::Cluster: the head's key-value store and job table, reached from
+// any node.
+#include <chrono>
+
 #include "node/cluster.hpp"
 
 namespace weft::detail {
@@ -57,6 +60,36 @@ Task<std::vector<std::string>> Cluster::kv_keys(std::string prefix) {
       for (auto k : r.getKeys()) keys.emplace_back(k.cStr(), k.size());
       return keys;
     });
+  });
+}
+
+// --- jobs ---------------------------------------------------------------------------
+
+std::uint64_t Cluster::start_job_on_head(NodeId driver) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return store_->start_job(driver,
+                           std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+}
+
+Task<std::uint64_t> Cluster::start_job() {
+  co_return co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<std::uint64_t> {
+    if (is_head_) return start_job_on_head(node_.node_id());
+    auto req = head_client().startJobRequest();
+    req.setDriverNode(node_.node_id());
+    return req.send().then(
+        [](capnp::Response<wire::Head::StartJobResults> r) { return r.getJobId(); });
+  });
+}
+
+Task<void> Cluster::finish_job(std::uint64_t job_id) {
+  co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<void> {
+    if (is_head_) {
+      store_->finish_job(job_id);
+      return kj::READY_NOW;
+    }
+    auto req = head_client().finishJobRequest();
+    req.setJobId(job_id);
+    return req.send().ignoreResult();
   });
 }
 

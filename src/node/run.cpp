@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <random>
 #include <string_view>
 #include <vector>
@@ -149,6 +150,28 @@ void log_start(Node& node, const char* role) {
                static_cast<double>(node.store().capacity()) / (1 << 30));
 }
 
+// Runs the driver on a cluster node, as a job in the head's job table.
+int run_job(Node& node, const Driver& driver) {
+  detail::ClusterLink& cluster = *node.cluster();
+  const std::uint64_t job = sync_wait(cluster.start_job());
+  std::exception_ptr failure;
+  int rc = 1;
+  try {
+    rc = node.run(driver);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  try {
+    sync_wait(cluster.finish_job(job));
+  } catch (const std::exception& e) {
+    // The head marks it finished anyway once this node is gone.
+    std::fprintf(stderr, "weft: could not tell the head that job %llu finished: %s\n",
+                 static_cast<unsigned long long>(job), e.what());
+  }
+  if (failure) std::rethrow_exception(failure);
+  return rc;
+}
+
 int run_local_cluster(const RunOptions& o, const Driver& driver) {
   Node node(o.node);
   node.start_cluster({.head = true, .listen_port = o.port, .token = o.token});
@@ -172,7 +195,7 @@ int run_local_cluster(const RunOptions& o, const Driver& driver) {
                             node.cluster()->view().nodes.size(), o.local_nodes));
   }
   std::fprintf(stderr, "weft: %u-node cluster up at 127.0.0.1:%u\n", o.local_nodes, port);
-  const int rc = node.run(driver);
+  const int rc = run_job(node, driver);
   node.cluster()->stop_cluster();
   for (auto& child : children) {
     for (int i = 0; i < 200 && child.running(); ++i) usleep(10'000);
@@ -223,7 +246,7 @@ int run(int argc, char** argv, Driver driver) {
           node.cluster()->wait_until_stopped();
           return 0;
         }
-        return node.run(driver);
+        return run_job(node, driver);
       }
     }
   } catch (const TaskError& e) {

@@ -1,7 +1,6 @@
 // The Gate, Peer and Head servers.
 #include "node/services.hpp"
 
-#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -22,12 +21,6 @@ kj::Promise<void> answer(F&& f) {
   } catch (const std::exception& e) {
     return KJ_EXCEPTION(FAILED, e.what());
   }
-}
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 }  // namespace
 
@@ -292,7 +285,7 @@ kj::Promise<void> HeadService::removePlacementGroup(RemovePlacementGroupContext 
 }
 
 kj::Promise<void> HeadService::startJob(StartJobContext context) {
-  context.getResults().setJobId(store_.start_job(context.getParams().getDriverNode(), now_ms()));
+  context.getResults().setJobId(cluster_.start_job_on_head(context.getParams().getDriverNode()));
   return kj::READY_NOW;
 }
 

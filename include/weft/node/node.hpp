@@ -92,6 +92,9 @@ class ClusterLink {
   virtual Task<std::optional<std::string>> kv_get(std::string key) = 0;
   virtual Task<bool> kv_delete(std::string key) = 0;
   virtual Task<std::vector<std::string>> kv_keys(std::string prefix) = 0;
+  // Records a driver running on this node in the head's job table; its id.
+  virtual Task<std::uint64_t> start_job() = 0;
+  virtual Task<void> finish_job(std::uint64_t job_id) = 0;
 
   // For weft::run and the tools (any thread).
   virtual std::uint16_t port() const noexcept = 0;

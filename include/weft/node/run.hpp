@@ -14,7 +14,9 @@
 // Every node and tool of a cluster presents the same token: --token T, or
 // the WEFT_CLUSTER_TOKEN environment variable (--local-nodes draws one).
 // The driver runs on the node's executors; its co_return value is the exit
-// status. An exception escaping the driver is printed and exits with 1.
+// status. An exception escaping the driver is printed and exits with 1. In a
+// cluster the driver is a job in the head's job table (`weft status`) from
+// its start to its end, or to its node's death.
 #pragma once
 
 #include <cstdint>
