@@ -1,6 +1,6 @@
 // detail::Cluster: set-up, connections, the head, heartbeats and the view.
 // Tasks and objects are in cluster_tasks.cpp, actors and placement groups in
-// cluster_actors.cpp, the head's key-value store and jobs in
+// cluster_actors.cpp, the key-value store, jobs and snapshots in
 // cluster_control.cpp.
 #include "node/cluster.hpp"
 
@@ -98,6 +98,7 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
   timer_.emplace(node_.reactor().context());
   if (is_head_) {
     store_ = std::make_unique<ControlStore>();
+    load_snapshot();
     NodeInfo self = local_info();
     store_->register_node(self, ControlStore::Clock::now());
     adopt_view(store_->view());
@@ -109,6 +110,7 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
 }
 
 void Cluster::stop_on_reactor() {
+  if (store_) save_snapshot(true);
   if (timer_) timer_->cancel();
   timer_.reset();
   hosted_actors_.clear();
@@ -377,6 +379,7 @@ void Cluster::head_tick() {
     broadcast_view();
     last_broadcast_ = now;
   }
+  save_snapshot(false);
 }
 
 void Cluster::broadcast_view() {

@@ -156,6 +156,11 @@ class Cluster final : public ClusterLink {
   // Not on the head: its capability, for a request from inside run_on_kj;
   // throws (TransportError there) while not connected.
   wire::Head::Client& head_client();
+  // Head only, with options_.snapshot set: restores the store from it if it
+  // exists; saves the store there if it changed since the last save, once a
+  // second has passed since then or at once when `stopping`.
+  void load_snapshot();
+  void save_snapshot(bool stopping);
   // Head only: records a driver on `driver` as started now; its job id.
   std::uint64_t start_job_on_head(NodeId driver);
   kj::Promise<void> stop_peers();
@@ -202,6 +207,8 @@ class Cluster final : public ClusterLink {
   std::unordered_map<std::uint64_t, std::shared_ptr<ActorRecord>> hosted_actors_;
   ControlStore::Clock::time_point last_broadcast_{};
   std::uint64_t broadcast_version_ = 0;
+  std::uint64_t saved_changes_ = 0;
+  ControlStore::Clock::time_point last_save_{};
 
   // Shared state.
   mutable std::mutex mutex_;

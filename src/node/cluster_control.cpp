@@ -1,12 +1,15 @@
 // detail::Cluster: the head's key-value store and job table, reached from
-// any node.
+// any node, and the head's snapshots of its control store.
 #include <chrono>
+#include <cstdio>
 
 #include "node/cluster.hpp"
 
 namespace weft::detail {
 
 namespace {
+constexpr auto snapshot_interval = std::chrono::seconds(1);
+
 capnp::Data::Reader bytes_of(const std::string& s) {
   return kj::arrayPtr(reinterpret_cast<const capnp::byte*>(s.data()), s.size());
 }
@@ -91,6 +94,35 @@ Task<void> Cluster::finish_job(std::uint64_t job_id) {
     req.setJobId(job_id);
     return req.send().ignoreResult();
   });
+}
+
+// --- snapshots ----------------------------------------------------------------------
+
+void Cluster::load_snapshot() {
+  if (options_.snapshot.empty()) return;
+  if (store_->load_snapshot(options_.snapshot)) {
+    // Their drivers were connected to the old head, which is gone.
+    for (const auto& job : store_->jobs()) store_->finish_job(job.job_id);
+    std::fprintf(stderr, "weft: control store restored from %s: %zu keys, %zu jobs, %zu actors\n",
+                 options_.snapshot.c_str(), store_->kv_keys().size(), store_->jobs().size(),
+                 store_->actors().size());
+  }
+  saved_changes_ = store_->changes();
+}
+
+void Cluster::save_snapshot(bool stopping) {
+  if (options_.snapshot.empty() || store_->changes() == saved_changes_) return;
+  const auto now = ControlStore::Clock::now();
+  if (!stopping && now - last_save_ < snapshot_interval) return;
+  last_save_ = now;
+  // TODO(perf): this encodes and writes on the reactor thread; fine for a
+  // store of a few MiB, once a second at most.
+  try {
+    store_->save_snapshot(options_.snapshot);
+    saved_changes_ = store_->changes();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weft: %s; trying again in a second\n", e.what());
+  }
 }
 
 }  // namespace weft::detail

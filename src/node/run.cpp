@@ -30,6 +30,8 @@ constexpr const char* usage =
     "  --token T                   cluster token (default: $WEFT_CLUSTER_TOKEN)\n"
     "  --threads N                 executor threads (default: one per hardware thread)\n"
     "  --object-store-memory SIZE  object store arena, e.g. 512M or 2G (default: 30% of RAM)\n"
+    "  --snapshot FILE             head: save the control store (KV, jobs, actors) to FILE\n"
+    "                              and restore it from there at start\n"
     "  --help                      this text\n";
 
 std::size_t parse_size(std::string_view flag, std::string_view text) {
@@ -108,6 +110,8 @@ RunOptions parse_run_flags(int argc, char** argv) {
       o.port = static_cast<std::uint16_t>(parse_count(arg, value(), 65535));
     } else if (arg == "--token") {
       o.token = std::string(value());
+    } else if (arg == "--snapshot") {
+      o.snapshot = std::string(value());
     } else if (arg == "--help" || arg == "-h") {
       throw UsageError(usage);
     } else {
@@ -121,6 +125,9 @@ RunOptions parse_run_flags(int argc, char** argv) {
     throw UsageError("--head, --worker and --local-nodes exclude each other");
   }
   if (worker && !address) throw UsageError("--worker needs --address HOST:PORT");
+  if (!o.snapshot.empty() && !head && o.local_nodes <= 1) {
+    throw UsageError("--snapshot is for the head: use it with --head or --local-nodes");
+  }
   if (o.local_nodes > 1) {
     o.mode = RunOptions::Mode::local_cluster;
   } else if (head) {
@@ -174,7 +181,8 @@ int run_job(Node& node, const Driver& driver) {
 
 int run_local_cluster(const RunOptions& o, const Driver& driver) {
   Node node(o.node);
-  node.start_cluster({.head = true, .listen_port = o.port, .token = o.token});
+  node.start_cluster(
+      {.head = true, .listen_port = o.port, .token = o.token, .snapshot = o.snapshot});
   log_start(node, "head");
   const std::uint16_t port = node.cluster()->port();
   std::vector<detail::ChildProcess> children;
@@ -223,7 +231,10 @@ int run(int argc, char** argv, Driver driver) {
         return run_local_cluster(options, driver);
       case RunOptions::Mode::head: {
         Node node(options.node);
-        node.start_cluster({.head = true, .listen_port = options.port, .token = options.token});
+        node.start_cluster({.head = true,
+                            .listen_port = options.port,
+                            .token = options.token,
+                            .snapshot = options.snapshot});
         log_start(node, "head");
         std::fprintf(stderr,
                      "weft: head listening on 127.0.0.1:%u\n"

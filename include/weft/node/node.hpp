@@ -49,6 +49,9 @@ struct ClusterOptions {
   std::uint16_t listen_port = 0;
   // Every node and tool must present it; connections without it are dropped.
   std::string token;
+  // Head only: where the control store is saved (at most once a second when
+  // it changed, and at a clean stop) and restored from at start. Empty: none.
+  std::string snapshot;
 };
 
 namespace detail {
