@@ -233,7 +233,7 @@ interface Head {
   registerActor @2 (entry :ActorEntry) -> (error :Text);   # error: why the name is refused
   lookupActor @3 (name :Text) -> (found :Bool, entry :ActorEntry);
   updateActor @4 (entry :ActorEntry) -> ();
-  kvPut @5 (key :Text, value :Data) -> ();
+  kvPut @5 (key :Text, value :Data) -> ();     # fails past weft::kv_max_*_bytes
   kvGet @6 (key :Text) -> (found :Bool, value :Data);
   kvDelete @7 (key :Text) -> (existed :Bool);
   createPlacementGroup @8 (strategy :PlacementStrategy, bundles :List(Bundle))
@@ -243,4 +243,5 @@ interface Head {
   finishJob @11 (jobId :UInt64) -> ();
   status @12 () -> (status :ClusterStatus);
   stopCluster @13 () -> ();
+  kvKeys @14 (prefix :Text) -> (keys :List(Text));   # sorted
 }

@@ -15,6 +15,7 @@
 #include "weft/object/impl/wait.ipp"
 #include "weft/remote/impl/actor_record.ipp"
 #include "weft/remote/impl/invoke.ipp"
+#include "weft/remote/impl/kv.ipp"
 #include "weft/remote/impl/options.ipp"
 #include "weft/remote/impl/registry.ipp"
 #include "weft/remote/impl/task_spec.ipp"

@@ -1,6 +1,7 @@
 // detail::Cluster: set-up, connections, the head, heartbeats and the view.
 // Tasks and objects are in cluster_tasks.cpp, actors and placement groups in
-// cluster_actors.cpp.
+// cluster_actors.cpp, the key-value store, jobs and snapshots in
+// cluster_control.cpp.
 #include "node/cluster.hpp"
 
 #include <unistd.h>
@@ -41,13 +42,15 @@ std::unique_ptr<ClusterLink> make_cluster(Node& node, const ClusterOptions& opti
 // --- set-up and tear-down -----------------------------------------------------
 
 Cluster::Cluster(Node& node, const ClusterOptions& options)
-    : node_(node), options_(options), is_head_(options.head) {
+    : node_(node), options_(options), is_head_(options.head) {}
+
+void Cluster::start() {
   kj_ = std::make_unique<ScopedKjLoop>(node_.reactor());
   std::exception_ptr failure;
   BlockingEvent done;
   node_.reactor().post([&] {
     try {
-      start_on_reactor(options);
+      start_on_reactor(options_);
     } catch (const kj::Exception& e) {
       failure = std::make_exception_ptr(TransportError(e));
     } catch (...) {
@@ -98,6 +101,7 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
   timer_.emplace(node_.reactor().context());
   if (is_head_) {
     store_ = std::make_unique<ControlStore>();
+    load_snapshot();
     NodeInfo self = local_info();
     store_->register_node(self, ControlStore::Clock::now());
     adopt_view(store_->view());
@@ -109,6 +113,7 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
 }
 
 void Cluster::stop_on_reactor() {
+  if (store_) save_snapshot(true);
   if (timer_) timer_->cancel();
   timer_.reset();
   hosted_actors_.clear();
@@ -356,6 +361,13 @@ void Cluster::register_with_head(wire::Head::Client head) {
   }));
 }
 
+wire::Head::Client& Cluster::head_client() {
+  if (auto it = links_.find(0); it != links_.end()) {
+    KJ_IF_MAYBE (head, it->second->head) return *head;
+  }
+  kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "not connected to the head"));
+}
+
 void Cluster::heartbeat() {
   if (!timer_) return;
   timer_->expires_after(heartbeat_interval);
@@ -386,6 +398,7 @@ void Cluster::head_tick() {
     broadcast_view();
     last_broadcast_ = now;
   }
+  save_snapshot(false);
 }
 
 void Cluster::broadcast_view() {

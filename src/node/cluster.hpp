@@ -48,9 +48,10 @@ class HeadService;
 
 class Cluster final : public ClusterLink {
  public:
-  // Listens, and (unless head) registers with the head; blocks until done.
   Cluster(Node& node, const ClusterOptions& options);
   ~Cluster() noexcept override;
+
+  void start() override;
 
   void submit(TaskSpecPtr spec) override;
   NodeId place_actor(const ActorOptions& options) override;
@@ -66,6 +67,12 @@ class Cluster final : public ClusterLink {
   Task<PlacementGroup> create_placement_group(PlacementStrategy strategy,
                                               std::vector<Resources> bundles) override;
   Task<void> remove_placement_group(std::uint64_t group_id) override;
+  Task<void> kv_put(std::string key, std::string value) override;
+  Task<std::optional<std::string>> kv_get(std::string key) override;
+  Task<bool> kv_delete(std::string key) override;
+  Task<std::vector<std::string>> kv_keys(std::string prefix) override;
+  Task<std::uint64_t> start_job() override;
+  Task<void> finish_job(std::uint64_t job_id) override;
 
   std::uint16_t port() const noexcept override { return port_; }
   std::uint16_t stream_port() const noexcept override { return stream_port_; }
@@ -172,6 +179,16 @@ class Cluster final : public ClusterLink {
                   std::uint64_t length);
   kj::Promise<wire::Peer::Client> peer_of(NodeId node);
   void register_with_head(wire::Head::Client head);
+  // Not on the head: its capability, for a request from inside run_on_kj;
+  // throws (TransportError there) while not connected.
+  wire::Head::Client& head_client();
+  // Head only, with options_.snapshot set: restores the store from it if it
+  // exists; saves the store there if it changed since the last save, once a
+  // second has passed since then or at once when `stopping`.
+  void load_snapshot();
+  void save_snapshot(bool stopping);
+  // Head only: records a driver on `driver` as started now; its job id.
+  std::uint64_t start_job_on_head(NodeId driver);
   kj::Promise<void> stop_peers();
   void mark_stopped();
   void stop_on_reactor_sync();
@@ -221,6 +238,8 @@ class Cluster final : public ClusterLink {
   std::unordered_map<std::uint64_t, std::shared_ptr<ActorRecord>> hosted_actors_;
   ControlStore::Clock::time_point last_broadcast_{};
   std::uint64_t broadcast_version_ = 0;
+  std::uint64_t saved_changes_ = 0;
+  ControlStore::Clock::time_point last_save_{};
 
   // Shared state.
   mutable std::mutex mutex_;

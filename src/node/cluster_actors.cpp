@@ -68,13 +68,10 @@ Task<void> Cluster::register_name(ActorLocation where, std::string name) {
       }
       return kj::READY_NOW;
     }
-    KJ_IF_MAYBE (head, links_[0]->head) {
-      auto req = head->registerActorRequest();
-      to_wire(req.initEntry(), e);
-      return req.send().then(
-          [&](capnp::Response<wire::Head::RegisterActorResults> r) { refused = r.getError(); });
-    }
-    return KJ_EXCEPTION(DISCONNECTED, "not connected to the head");
+    auto req = head_client().registerActorRequest();
+    to_wire(req.initEntry(), e);
+    return req.send().then(
+        [&](capnp::Response<wire::Head::RegisterActorResults> r) { refused = r.getError(); });
   });
   if (!refused.empty()) throw Error(refused);
 }
@@ -90,14 +87,11 @@ Task<std::optional<ActorLocation>> Cluster::lookup_name(std::string name) {
       auto e = store_->lookup_actor(name);
       return e ? found(*e) : ActorLocation{};
     }
-    KJ_IF_MAYBE (head, links_[0]->head) {
-      auto req = head->lookupActorRequest();
-      req.setName(name);
-      return req.send().then([found](capnp::Response<wire::Head::LookupActorResults> r) {
-        return r.getFound() ? found(from_wire(r.getEntry())) : ActorLocation{};
-      });
-    }
-    return KJ_EXCEPTION(DISCONNECTED, "not connected to the head");
+    auto req = head_client().lookupActorRequest();
+    req.setName(name);
+    return req.send().then([found](capnp::Response<wire::Head::LookupActorResults> r) {
+      return r.getFound() ? found(from_wire(r.getEntry())) : ActorLocation{};
+    });
   });
   if (where.actor_id == 0) co_return std::nullopt;
   co_return where;
@@ -170,23 +164,20 @@ Task<PlacementGroup> Cluster::create_placement_group(PlacementStrategy strategy,
   // InfeasibleError it is rather than as a transport failure.
   std::string refused;
   PlacementGroup group = co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<PlacementGroup> {
-    KJ_IF_MAYBE (head, links_[0]->head) {
-      auto req = head->createPlacementGroupRequest();
-      req.setStrategy(to_wire(strategy));
-      auto list = req.initBundles(static_cast<unsigned>(bundles.size()));
-      for (unsigned i = 0; i < bundles.size(); ++i) {
-        auto amounts = amounts_of(bundles[i]);
-        detail::to_wire(list[i].initResources(static_cast<unsigned>(amounts.size())), amounts);
-      }
-      return req.send().then(
-          [&, strategy, bundles](capnp::Response<wire::Head::CreatePlacementGroupResults> r) {
-            refused = r.getError();
-            PlacementGroup g{r.getGroupId(), strategy, bundles, {}};
-            for (auto n : r.getNodes()) g.bundle_nodes.push_back(n);
-            return g;
-          });
+    auto req = head_client().createPlacementGroupRequest();
+    req.setStrategy(to_wire(strategy));
+    auto list = req.initBundles(static_cast<unsigned>(bundles.size()));
+    for (unsigned i = 0; i < bundles.size(); ++i) {
+      auto amounts = amounts_of(bundles[i]);
+      detail::to_wire(list[i].initResources(static_cast<unsigned>(amounts.size())), amounts);
     }
-    return KJ_EXCEPTION(DISCONNECTED, "not connected to the head");
+    return req.send().then(
+        [&, strategy, bundles](capnp::Response<wire::Head::CreatePlacementGroupResults> r) {
+          refused = r.getError();
+          PlacementGroup g{r.getGroupId(), strategy, bundles, {}};
+          for (auto n : r.getNodes()) g.bundle_nodes.push_back(n);
+          return g;
+        });
   });
   if (!refused.empty()) throw InfeasibleError(refused);
   co_return group;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <random>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,8 @@ constexpr const char* usage =
     "  --token T                   cluster token (default: $WEFT_CLUSTER_TOKEN)\n"
     "  --threads N                 executor threads (default: one per hardware thread)\n"
     "  --object-store-memory SIZE  object store arena, e.g. 512M or 2G (default: 30% of RAM)\n"
+    "  --snapshot FILE             head: save the control store (KV, jobs, actors) to FILE\n"
+    "                              and restore it from there at start\n"
     "  --help                      this text\n";
 
 std::size_t parse_size(std::string_view flag, std::string_view text) {
@@ -107,6 +110,8 @@ RunOptions parse_run_flags(int argc, char** argv) {
       o.port = static_cast<std::uint16_t>(parse_count(arg, value(), 65535));
     } else if (arg == "--token") {
       o.token = std::string(value());
+    } else if (arg == "--snapshot") {
+      o.snapshot = std::string(value());
     } else if (arg == "--help" || arg == "-h") {
       throw UsageError(usage);
     } else {
@@ -120,6 +125,9 @@ RunOptions parse_run_flags(int argc, char** argv) {
     throw UsageError("--head, --worker and --local-nodes exclude each other");
   }
   if (worker && !address) throw UsageError("--worker needs --address HOST:PORT");
+  if (!o.snapshot.empty() && !head && o.local_nodes <= 1) {
+    throw UsageError("--snapshot is for the head: use it with --head or --local-nodes");
+  }
   if (o.local_nodes > 1) {
     o.mode = RunOptions::Mode::local_cluster;
   } else if (head) {
@@ -149,9 +157,32 @@ void log_start(Node& node, const char* role) {
                static_cast<double>(node.store().capacity()) / (1 << 30));
 }
 
+// Runs the driver on a cluster node, as a job in the head's job table.
+int run_job(Node& node, const Driver& driver) {
+  detail::ClusterLink& cluster = *node.cluster();
+  const std::uint64_t job = sync_wait(cluster.start_job());
+  std::exception_ptr failure;
+  int rc = 1;
+  try {
+    rc = node.run(driver);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  try {
+    sync_wait(cluster.finish_job(job));
+  } catch (const std::exception& e) {
+    // The head marks it finished anyway once this node is gone.
+    std::fprintf(stderr, "weft: could not tell the head that job %llu finished: %s\n",
+                 static_cast<unsigned long long>(job), e.what());
+  }
+  if (failure) std::rethrow_exception(failure);
+  return rc;
+}
+
 int run_local_cluster(const RunOptions& o, const Driver& driver) {
   Node node(o.node);
-  node.start_cluster({.head = true, .listen_port = o.port, .token = o.token});
+  node.start_cluster(
+      {.head = true, .listen_port = o.port, .token = o.token, .snapshot = o.snapshot});
   log_start(node, "head");
   const std::uint16_t port = node.cluster()->port();
   std::vector<detail::ChildProcess> children;
@@ -172,7 +203,7 @@ int run_local_cluster(const RunOptions& o, const Driver& driver) {
                             node.cluster()->view().nodes.size(), o.local_nodes));
   }
   std::fprintf(stderr, "weft: %u-node cluster up at 127.0.0.1:%u\n", o.local_nodes, port);
-  const int rc = node.run(driver);
+  const int rc = run_job(node, driver);
   node.cluster()->stop_cluster();
   for (auto& child : children) {
     for (int i = 0; i < 200 && child.running(); ++i) usleep(10'000);
@@ -200,7 +231,10 @@ int run(int argc, char** argv, Driver driver) {
         return run_local_cluster(options, driver);
       case RunOptions::Mode::head: {
         Node node(options.node);
-        node.start_cluster({.head = true, .listen_port = options.port, .token = options.token});
+        node.start_cluster({.head = true,
+                            .listen_port = options.port,
+                            .token = options.token,
+                            .snapshot = options.snapshot});
         log_start(node, "head");
         std::fprintf(stderr,
                      "weft: head listening on 127.0.0.1:%u\n"
@@ -223,7 +257,7 @@ int run(int argc, char** argv, Driver driver) {
           node.cluster()->wait_until_stopped();
           return 0;
         }
-        return node.run(driver);
+        return run_job(node, driver);
       }
     }
   } catch (const TaskError& e) {

@@ -1,13 +1,13 @@
 // The Gate, Peer and Head servers.
 #include "node/services.hpp"
 
-#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
 
 #include "node/wire.hpp"
 #include "weft/core/detached.hpp"
+#include "weft/remote/kv.hpp"
 
 namespace weft::detail {
 
@@ -21,12 +21,6 @@ kj::Promise<void> answer(F&& f) {
   } catch (const std::exception& e) {
     return KJ_EXCEPTION(FAILED, e.what());
   }
-}
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 }  // namespace
 
@@ -224,9 +218,14 @@ kj::Promise<void> HeadService::updateActor(UpdateActorContext context) {
 
 kj::Promise<void> HeadService::kvPut(KvPutContext context) {
   auto params = context.getParams();
+  const std::string_view key = params.getKey().cStr();
   auto value = params.getValue();
-  store_.kv_put(params.getKey(), std::string(value.asChars().begin(), value.size()));
-  return kj::READY_NOW;
+  // Nodes check these limits before sending; this guards against other clients.
+  return answer([&] {
+    check_kv_key(key);
+    check_kv_value(key, value.size());
+    store_.kv_put(std::string(key), std::string(value.asChars().begin(), value.size()));
+  });
 }
 
 kj::Promise<void> HeadService::kvGet(KvGetContext context) {
@@ -241,6 +240,13 @@ kj::Promise<void> HeadService::kvGet(KvGetContext context) {
 
 kj::Promise<void> HeadService::kvDelete(KvDeleteContext context) {
   context.getResults().setExisted(store_.kv_erase(context.getParams().getKey().cStr()));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> HeadService::kvKeys(KvKeysContext context) {
+  const auto keys = store_.kv_keys(context.getParams().getPrefix().cStr());
+  auto list = context.getResults().initKeys(static_cast<unsigned>(keys.size()));
+  for (unsigned i = 0; i < keys.size(); ++i) list.set(i, keys[i]);
   return kj::READY_NOW;
 }
 
@@ -281,7 +287,7 @@ kj::Promise<void> HeadService::removePlacementGroup(RemovePlacementGroupContext 
 }
 
 kj::Promise<void> HeadService::startJob(StartJobContext context) {
-  context.getResults().setJobId(store_.start_job(context.getParams().getDriverNode(), now_ms()));
+  context.getResults().setJobId(cluster_.start_job_on_head(context.getParams().getDriverNode()));
   return kj::READY_NOW;
 }
 

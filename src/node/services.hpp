@@ -53,6 +53,7 @@ class HeadService final : public wire::Head::Server {
   kj::Promise<void> kvPut(KvPutContext context) override;
   kj::Promise<void> kvGet(KvGetContext context) override;
   kj::Promise<void> kvDelete(KvDeleteContext context) override;
+  kj::Promise<void> kvKeys(KvKeysContext context) override;
   kj::Promise<void> createPlacementGroup(CreatePlacementGroupContext context) override;
   kj::Promise<void> removePlacementGroup(RemovePlacementGroupContext context) override;
   kj::Promise<void> startJob(StartJobContext context) override;

@@ -9,9 +9,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <string_view>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "node/kj_asio.hpp"
@@ -32,6 +34,12 @@ std::string bytes(std::uint64_t n) {
   if (n >= (1ULL << 20)) return fmt::format("{:.1f} MiB", double(n) / (1ULL << 20));
   if (n >= 1024) return fmt::format("{:.1f} KiB", double(n) / 1024);
   return fmt::format("{} B", n);
+}
+
+// "2024-05-01 12:00:03" in this machine's time zone.
+std::string local_time(std::int64_t ms_since_epoch) {
+  return fmt::format("{:%Y-%m-%d %H:%M:%S}",
+                     fmt::localtime(static_cast<std::time_t>(ms_since_epoch / 1000)));
 }
 
 std::string resources(const weft::Resources& available, const weft::Resources& total) {
@@ -76,11 +84,11 @@ void print_status(weft::wire::ClusterStatus::Reader s) {
     }
   }
   if (s.getJobs().size() > 0) {
-    std::printf("\n%-6s %-14s %s\n", "job", "driver node", "state");
+    std::printf("\n%-6s %-14s %-20s %s\n", "job", "driver node", "started", "state");
     for (auto j : s.getJobs()) {
-      std::printf("%-6llu %-14llx %s\n", static_cast<unsigned long long>(j.getJobId()),
+      std::printf("%-6llu %-14llx %-20s %s\n", static_cast<unsigned long long>(j.getJobId()),
                   static_cast<unsigned long long>(j.getDriverNode()),
-                  j.getFinished() ? "finished" : "running");
+                  local_time(j.getStartedMs()).c_str(), j.getFinished() ? "finished" : "running");
     }
   }
   std::printf("\nplacement groups: %u\n", s.getPlacementGroups());

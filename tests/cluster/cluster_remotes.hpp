@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -105,9 +106,44 @@ inline weft::Task<bool> cluster_reserve_twice(std::size_t nodes, double cpu) {
   auto second =
       co_await weft::create_placement_group(bundles, weft::PlacementStrategy::strict_spread);
   co_await weft::remove_placement_group(second);
-  co_return first.bundle_nodes.size() == nodes&& second.bundle_nodes.size() == nodes;
+  co_return (first.bundle_nodes.size() == nodes) && (second.bundle_nodes.size() == nodes);
 }
 WEFT_REMOTE(cluster_reserve_twice);
+
+// --- the key-value store -----------------------------------------------------------
+
+// Each returns what the node it runs on saw.
+inline weft::Task<void> cluster_kv_put(std::string key, std::string value) {
+  co_await weft::kv_put(std::move(key), std::move(value));
+}
+WEFT_REMOTE(cluster_kv_put);
+
+inline weft::Task<std::optional<std::string>> cluster_kv_get(std::string key) {
+  co_return co_await weft::kv_get(std::move(key));
+}
+WEFT_REMOTE(cluster_kv_get);
+
+inline weft::Task<bool> cluster_kv_delete(std::string key) {
+  co_return co_await weft::kv_delete(std::move(key));
+}
+WEFT_REMOTE(cluster_kv_delete);
+
+inline weft::Task<std::vector<std::string>> cluster_kv_keys(std::string prefix) {
+  co_return co_await weft::kv_keys(std::move(prefix));
+}
+WEFT_REMOTE(cluster_kv_keys);
+
+// Puts `value_bytes` bytes under `key`; what the refusal said, or "" if stored.
+inline weft::Task<std::string> cluster_kv_put_refusal(std::string key, std::uint64_t value_bytes) {
+  std::string refusal;
+  try {
+    co_await weft::kv_put(std::move(key), std::string(value_bytes, 'v'));
+  } catch (const weft::Error& e) {
+    refusal = e.what();
+  }
+  co_return refusal;
+}
+WEFT_REMOTE(cluster_kv_put_refusal);
 
 // --- actors -------------------------------------------------------------------------
 

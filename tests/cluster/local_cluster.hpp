@@ -147,11 +147,13 @@ inline ProcessResult run_process(const std::string& path, const std::vector<std:
 class LocalCluster {
  public:
   // Forms a cluster of `nodes` nodes (the head counts) and waits for all.
-  explicit LocalCluster(std::size_t nodes)
+  // A head given a `snapshot` file saves its control store there and starts
+  // from it (--snapshot).
+  explicit LocalCluster(std::size_t nodes, std::string snapshot = {})
       : token_(random_hex(16)),
         head_(std::make_unique<weft::Node>(weft::NodeOptions{
             .id = random_node_id(), .threads = 2, .store = {.capacity = 256 << 20}})) {
-    head_->start_cluster({.head = true, .token = token_});
+    head_->start_cluster({.head = true, .token = token_, .snapshot = std::move(snapshot)});
     for (std::size_t i = 1; i < nodes; ++i) add_worker();
     if (!wait_for_nodes(nodes)) {
       throw weft::Error(

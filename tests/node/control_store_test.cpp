@@ -236,6 +236,53 @@ TEST_CASE("jobs get increasing ids and can be finished") {
   CHECK(cs.jobs().size() == 2);
 }
 
+TEST_CASE("a driver's running job is finished when its node is declared dead") {
+  weft::ControlStore cs;
+  const auto a = cs.register_node(node_info(4), t0);
+  const auto b = cs.register_node(node_info(4), t0);
+  const auto c = cs.register_node(node_info(4), t0);
+  const auto on_a = cs.start_job(a, 1);
+  const auto on_b = cs.start_job(b, 2);
+  const auto on_c = cs.start_job(c, 3);
+  cs.heartbeat(c, {.available = {.cpu = 4}}, t0 + 2s);
+
+  CHECK(cs.mark_node_dead(a));
+  CHECK(cs.job(on_a)->finished);
+  CHECK_FALSE(cs.job(on_b)->finished);
+
+  CHECK(cs.detect_failures(t0 + 2s, 1s) == std::vector<weft::NodeId>{b});
+  CHECK(cs.job(on_b)->finished);
+  CHECK_FALSE(cs.job(on_c)->finished);
+}
+
+TEST_CASE("changes() counts what a snapshot records and ignores heartbeats") {
+  weft::ControlStore cs;
+  auto last = cs.changes();
+  auto changed = [&] {
+    const bool grew = cs.changes() > last;
+    last = cs.changes();
+    return grew;
+  };
+  const auto a = cs.register_node(node_info(4), t0);
+  CHECK(changed());
+  cs.heartbeat(a, {.available = {.cpu = 2}}, t0 + 1s);
+  CHECK_FALSE(changed());
+  cs.kv_put("k", "v");
+  CHECK(changed());
+  CHECK(cs.kv_erase("k"));
+  CHECK(changed());
+  CHECK_FALSE(cs.kv_erase("k"));
+  CHECK_FALSE(changed());
+  const auto job = cs.start_job(a, 5);
+  CHECK(changed());
+  cs.finish_job(job);
+  CHECK(changed());
+  cs.register_actor(actor("svc", a));
+  CHECK(changed());
+  CHECK(cs.mark_node_dead(a));
+  CHECK(changed());
+}
+
 TEST_CASE("the key-value store puts, gets, overwrites, erases and lists keys by prefix") {
   weft::ControlStore cs;
   cs.kv_put("tune/trial/1", "a");

@@ -119,6 +119,16 @@ TEST_CASE("parse_run_flags picks the mode and rejects contradictory ones") {
   CHECK_THROWS_AS(parse_run({"--address", "no-port"}), weft::UsageError);
 }
 
+TEST_CASE("parse_run_flags takes --snapshot for a head and refuses it for other nodes") {
+  CHECK(parse_run({"--head", "--snapshot", "/tmp/head.snap"}).snapshot == "/tmp/head.snap");
+  CHECK(parse_run({"--local-nodes", "2", "--snapshot", "s"}).snapshot == "s");
+  CHECK(parse_run({"--head"}).snapshot.empty());
+  CHECK_THROWS_WITH(parse_run({"--snapshot", "s"}), Catch::Contains("--snapshot is for the head"));
+  CHECK_THROWS_WITH(parse_run({"--worker", "--address", "h:1", "--token", "t", "--snapshot", "s"}),
+                    Catch::Contains("--snapshot is for the head"));
+  CHECK_THROWS_AS(parse_run({"--head", "--snapshot"}), weft::UsageError);
+}
+
 TEST_CASE("weft::run returns the driver's value") {
   Args args{"--threads", "2", "--object-store-memory", "16M"};
   CHECK(weft::run(args.argc(), args.argv(), node_driver_returning_7) == 7);

@@ -124,12 +124,14 @@ class ControlStore {
 
   // Marks dead every alive node whose last heartbeat (or registration) is
   // more than `timeout` before `now`, and returns those, by id. Bumps the
-  // version when any died.
+  // version when any died. Jobs whose driver ran there are finished: a
+  // driver does not outlive its node.
   std::vector<NodeId> detect_failures(Clock::time_point now, Clock::duration timeout);
 
-  // Marks a node dead at once (its connection closed). Returns whether it was
-  // alive; bumps the version if so. Its actors and bundles stay recorded:
-  // see actors_on_node() and placement_groups_on_node().
+  // Marks a node dead at once (its connection closed), finishing its jobs as
+  // detect_failures does. Returns whether it was alive; bumps the version if
+  // so. Its actors and bundles stay recorded: see actors_on_node() and
+  // placement_groups_on_node().
   bool mark_node_dead(NodeId node);
 
   // The published view. Its version grows whenever anything in it changes
@@ -202,6 +204,14 @@ class ControlStore {
 
   // --- snapshots -----------------------------------------------------------
 
+  // Grows with every change to what a snapshot records (membership, actors,
+  // jobs, key-value pairs, placement groups), and only then: heartbeats do
+  // not count. A head saves again when it differs from the last save's.
+  std::uint64_t changes() const {
+    std::lock_guard lock(mutex_);
+    return changes_;
+  }
+
   // Writes every table to `path` (a versioned binary format, written to a
   // temporary file and renamed into place). Throws weft::Error on I/O failure.
   void save_snapshot(const std::filesystem::path& path) const;
@@ -225,6 +235,7 @@ class ControlStore {
   std::vector<PlacementCandidate> candidates() const;
   void reserve(const PlacementGroup& g, bool add);
   const ActorEntry* live_actor_named(std::string_view name) const;
+  void finish_jobs_of(NodeId node);
 
   template <typename W>
   void encode(W& out) const;
@@ -238,6 +249,7 @@ class ControlStore {
   };
   mutable Lock mutex_;  // guards everything below
   std::uint64_t version_ = 0;
+  std::uint64_t changes_ = 0;
   NodeId next_node_id_ = 1;
   std::uint64_t next_actor_id_ = 1;
   std::uint64_t next_job_id_ = 1;

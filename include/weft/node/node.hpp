@@ -49,6 +49,9 @@ struct ClusterOptions {
   std::uint16_t listen_port = 0;
   // Every node and tool must present it; connections without it are dropped.
   std::string token;
+  // Head only: where the control store is saved (at most once a second when
+  // it changed, and at a clean stop) and restored from at start. Empty: none.
+  std::string snapshot;
 };
 
 namespace detail {
@@ -66,6 +69,9 @@ struct ActorLocation {
 class ClusterLink {
  public:
   virtual ~ClusterLink() = default;
+  // Listens, and (unless head) registers with the head; blocks until done.
+  // Throws weft::Error if the head refuses this node.
+  virtual void start() = 0;
   // Runs the task here or sends it to the node that should (any thread).
   virtual void submit(TaskSpecPtr spec) = 0;
   // Where a new actor should live: this node's id or another's.
@@ -84,6 +90,14 @@ class ClusterLink {
   virtual Task<PlacementGroup> create_placement_group(PlacementStrategy strategy,
                                                       std::vector<Resources> bundles) = 0;
   virtual Task<void> remove_placement_group(std::uint64_t group_id) = 0;
+  // The head's key-value store (see weft/remote/kv.hpp).
+  virtual Task<void> kv_put(std::string key, std::string value) = 0;
+  virtual Task<std::optional<std::string>> kv_get(std::string key) = 0;
+  virtual Task<bool> kv_delete(std::string key) = 0;
+  virtual Task<std::vector<std::string>> kv_keys(std::string prefix) = 0;
+  // Records a driver running on this node in the head's job table; its id.
+  virtual Task<std::uint64_t> start_job() = 0;
+  virtual Task<void> finish_job(std::uint64_t job_id) = 0;
 
   // For weft::run and the tools (any thread).
   virtual std::uint16_t port() const noexcept = 0;
@@ -98,6 +112,8 @@ class ClusterLink {
   virtual void wait_until_stopped() = 0;
 };
 
+// A link for `node`, not started yet: the node holds it before it joins, so
+// the first task sent here (at once after joining) finds it.
 std::unique_ptr<ClusterLink> make_cluster(Node& node, const ClusterOptions& options);
 }  // namespace detail
 
@@ -138,6 +154,10 @@ class Node final : public Runtime {
   Task<PlacementGroup> create_placement_group(PlacementStrategy strategy,
                                               std::vector<Resources> bundles) override;
   Task<void> remove_placement_group(std::uint64_t group_id) override;
+  Task<void> kv_put(std::string key, std::string value) override;
+  Task<std::optional<std::string>> kv_get(std::string key) override;
+  Task<bool> kv_delete(std::string key) override;
+  Task<std::vector<std::string>> kv_keys(std::string prefix) override;
 
   // Joins (or, as head, forms) a cluster over TCP; blocks until this node is
   // registered with the head. Throws weft::Error if the head refuses it.
@@ -210,6 +230,9 @@ class Node final : public Runtime {
   // Placement groups of a node that runs alone: their bundles' resources.
   std::map<std::uint64_t, std::vector<Resources>> local_groups_;
   std::uint64_t next_group_id_ = 1;
+  // The key-value store of a node that runs alone (only its KV is used).
+  std::mutex kv_mutex_;
+  ControlStore local_kv_;
   std::unique_ptr<detail::ClusterLink> cluster_;  // last: stopped before the rest
 };
 

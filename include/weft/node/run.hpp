@@ -6,6 +6,7 @@
 //   ./app                              one node in this process
 //   ./app --local-nodes 3              a 3-node cluster on localhost, started and stopped for you
 //   ./app --head --port 6380           a long-lived head node (prints how to join it)
+//   ./app --head --snapshot FILE       ... whose KV and jobs survive a restart
 //   ./app --worker --address H:P       a node joining the cluster at H:P, until `weft stop`
 //   ./app --address H:P                this driver joins the cluster at H:P as a node
 //   ./app --threads 4                  executor threads (default: one per core)
@@ -14,7 +15,9 @@
 // Every node and tool of a cluster presents the same token: --token T, or
 // the WEFT_CLUSTER_TOKEN environment variable (--local-nodes draws one).
 // The driver runs on the node's executors; its co_return value is the exit
-// status. An exception escaping the driver is printed and exits with 1.
+// status. An exception escaping the driver is printed and exits with 1. In a
+// cluster the driver is a job in the head's job table (`weft status`) from
+// its start to its end, or to its node's death.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +40,7 @@ struct RunOptions {
   std::uint16_t head_port = 0;
   std::uint16_t port = 0;
   std::string token;
+  std::string snapshot;  // --snapshot FILE; head only
 };
 
 // Parses weft's flags; throws UsageError naming a bad flag.

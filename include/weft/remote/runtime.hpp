@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,13 @@ class Runtime {
   virtual Task<PlacementGroup> create_placement_group(PlacementStrategy strategy,
                                                       std::vector<Resources> bundles) = 0;
   virtual Task<void> remove_placement_group(std::uint64_t group_id) = 0;
+
+  // The cluster's key-value store (see kv.hpp), here when alone, else on the
+  // head. Keys and values arrive already checked against the limits.
+  virtual Task<void> kv_put(std::string key, std::string value) = 0;
+  virtual Task<std::optional<std::string>> kv_get(std::string key) = 0;
+  virtual Task<bool> kv_delete(std::string key) = 0;
+  virtual Task<std::vector<std::string>> kv_keys(std::string prefix) = 0;
 
  protected:
   ~Runtime() = default;

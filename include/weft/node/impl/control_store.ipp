@@ -43,6 +43,7 @@ NodeId ControlStore::register_node(NodeInfo info, Clock::time_point now) {
   r.alive = true;
   r.last_heartbeat = now;
   ++version_;
+  ++changes_;
   return r.info.id;
 }
 
@@ -68,7 +69,11 @@ std::vector<NodeId> ControlStore::detect_failures(Clock::time_point now, Clock::
       died.push_back(id);
     }
   }
-  if (!died.empty()) ++version_;
+  for (NodeId id : died) finish_jobs_of(id);
+  if (!died.empty()) {
+    ++version_;
+    ++changes_;
+  }
   return died;
 }
 
@@ -77,7 +82,9 @@ bool ControlStore::mark_node_dead(NodeId node) {
   auto it = nodes_.find(node);
   if (it == nodes_.end() || !it->second.alive) return false;
   it->second.alive = false;
+  finish_jobs_of(node);
   ++version_;
+  ++changes_;
   return true;
 }
 
@@ -147,6 +154,7 @@ std::uint64_t ControlStore::register_actor(ActorEntry entry) {
   next_actor_id_ = std::max(next_actor_id_, entry.actor_id + 1);
   const auto id = entry.actor_id;
   actors_.emplace(id, std::move(entry));
+  ++changes_;
   return id;
 }
 
@@ -175,6 +183,7 @@ bool ControlStore::update_actor(const ActorEntry& entry) {
     }
   }
   it->second = entry;
+  ++changes_;
   return true;
 }
 
@@ -183,6 +192,7 @@ bool ControlStore::mark_actor_dead(std::uint64_t actor_id) {
   auto it = actors_.find(actor_id);
   if (it == actors_.end()) return false;
   it->second.state = ActorState::dead;
+  ++changes_;
   return true;
 }
 
@@ -208,6 +218,7 @@ std::uint64_t ControlStore::start_job(NodeId driver_node, std::int64_t started_m
   std::lock_guard lock(mutex_);
   const auto id = next_job_id_++;
   jobs_.emplace(id, JobEntry{.job_id = id, .driver_node = driver_node, .started_ms = started_ms});
+  ++changes_;
   return id;
 }
 
@@ -215,8 +226,15 @@ bool ControlStore::finish_job(std::uint64_t job_id) {
   std::lock_guard lock(mutex_);
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return false;
+  if (!it->second.finished) ++changes_;
   it->second.finished = true;
   return true;
+}
+
+void ControlStore::finish_jobs_of(NodeId node) {
+  for (auto& [id, j] : jobs_) {
+    if (j.driver_node == node) j.finished = true;
+  }
 }
 
 std::optional<JobEntry> ControlStore::job(std::uint64_t job_id) const {
@@ -238,6 +256,7 @@ std::vector<JobEntry> ControlStore::jobs() const {
 void ControlStore::kv_put(std::string key, std::string value) {
   std::lock_guard lock(mutex_);
   kv_.insert_or_assign(std::move(key), std::move(value));
+  ++changes_;
 }
 
 std::optional<std::string> ControlStore::kv_get(std::string_view key) const {
@@ -252,6 +271,7 @@ bool ControlStore::kv_erase(std::string_view key) {
   auto it = kv_.find(key);
   if (it == kv_.end()) return false;
   kv_.erase(it);
+  ++changes_;
   return true;
 }
 
@@ -291,6 +311,7 @@ PlacementGroup ControlStore::create_placement_group(PlacementStrategy strategy,
   reserve(g, true);
   groups_.emplace(g.id, g);
   ++version_;
+  ++changes_;
   return g;
 }
 
@@ -301,6 +322,7 @@ bool ControlStore::remove_placement_group(std::uint64_t group_id) {
   reserve(it->second, false);
   groups_.erase(it);
   ++version_;
+  ++changes_;
   return true;
 }
 
@@ -550,6 +572,7 @@ bool ControlStore::load_snapshot(const std::filesystem::path& path) {
   } catch (const DecodeError& e) {
     throw DecodeError(fmt::format("control store snapshot {}: {}", path.string(), e.what()));
   }
+  restored.changes_ = changes_ + 1;
   *this = std::move(restored);
   return true;
 }

@@ -76,6 +76,12 @@ void Node::submit(detail::TaskSpecPtr spec) {
 
 void Node::start_cluster(const ClusterOptions& options) {
   cluster_ = detail::make_cluster(*this, options);
+  try {
+    cluster_->start();
+  } catch (...) {
+    cluster_.reset();
+    throw;
+  }
 }
 
 std::uint64_t Node::next_actor_id() noexcept {
@@ -262,6 +268,33 @@ Task<void> Node::remove_placement_group(std::uint64_t group_id) {
     local_groups_.erase(it);
   }
   for (const auto& b : bundles) scheduler_.unreserve(b);
+}
+
+Task<void> Node::kv_put(std::string key, std::string value) {
+  if (cluster_) {
+    co_await cluster_->kv_put(std::move(key), std::move(value));
+    co_return;
+  }
+  std::lock_guard lock(kv_mutex_);
+  local_kv_.kv_put(std::move(key), std::move(value));
+}
+
+Task<std::optional<std::string>> Node::kv_get(std::string key) {
+  if (cluster_) co_return co_await cluster_->kv_get(std::move(key));
+  std::lock_guard lock(kv_mutex_);
+  co_return local_kv_.kv_get(key);
+}
+
+Task<bool> Node::kv_delete(std::string key) {
+  if (cluster_) co_return co_await cluster_->kv_delete(std::move(key));
+  std::lock_guard lock(kv_mutex_);
+  co_return local_kv_.kv_erase(key);
+}
+
+Task<std::vector<std::string>> Node::kv_keys(std::string prefix) {
+  if (cluster_) co_return co_await cluster_->kv_keys(std::move(prefix));
+  std::lock_guard lock(kv_mutex_);
+  co_return local_kv_.kv_keys(prefix);
 }
 
 void Node::reap(detail::ActorRecord* record) noexcept {
