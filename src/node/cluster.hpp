@@ -166,7 +166,16 @@ class Cluster final : public ClusterLink {
   void heartbeat();
   void head_tick();
   void broadcast_view();
+  // Any thread, head only: broadcasts the view from the reactor soon.
+  void publish_view();
   void adopt_view(ClusterView view);
+  // Holds exactly the bundles `view` places on this node, unless a newer
+  // view did so already (any thread).
+  void hold_bundles(const ClusterView& view);
+  // This node leaves the cluster, so no view will come: it holds no bundle
+  // any more, and work waiting for a group it never heard of fails rather
+  // than keeping the node from stopping (any thread).
+  void release_bundles();
   void node_died(NodeId node);
   NodeLoad local_load() const;
 
@@ -212,6 +221,12 @@ class Cluster final : public ClusterLink {
   bool stopped_ = false;
   std::string refusal_;  // why the head refused this node
   std::mutex hosted_mutex_;
+  // The version of the view whose bundles the scheduler holds, under its
+  // own lock: views may arrive out of order (the registration reply and the
+  // pushes use two connections), and failing the work queued in a removed
+  // bundle seals results, which takes mutex_.
+  std::mutex bundles_mutex_;
+  std::uint64_t bundles_version_ = 0;
 };
 
 }  // namespace weft::detail
