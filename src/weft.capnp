@@ -42,7 +42,7 @@ struct TaskOptions {
   }
   name @6 :Text;
   placementGroup @7 :UInt64;   # 0: none
-  bundleIndex @8 :Int32;       # -1: any bundle of the group
+  bundleIndex @8 :Int32;       # which bundle of the group (never negative)
 }
 
 # An ObjectRef argument. Small sealed values travel inline so the executing
@@ -109,6 +109,8 @@ struct ActorSpec {
   dedicatedThread @7 :Bool;
   maxRestarts @8 :Int32;
   owner @9 :UInt64;
+  placementGroup @10 :UInt64;  # 0: none
+  bundleIndex @11 :UInt32;     # which bundle of the group
 }
 
 struct ActorEntry {
@@ -148,9 +150,13 @@ struct NodeView {
   alive @2 :Bool;
 }
 
+# Also how each node learns the bundles it holds: it keeps exactly those the
+# latest view places on it.
 struct ClusterView {
   version @0 :UInt64;
   nodes @1 :List(NodeView);
+  placementGroups @2 :List(PlacementGroup);
+  lastGroupId @3 :UInt64;      # every group up to this id exists or existed
 }
 
 struct Bundle {
@@ -162,6 +168,13 @@ enum PlacementStrategy {
   spread @1;
   strictPack @2;
   strictSpread @3;
+}
+
+struct PlacementGroup {
+  groupId @0 :UInt64;
+  strategy @1 :PlacementStrategy;
+  bundles @2 :List(Bundle);
+  nodes @3 :List(UInt64);      # bundle i is on nodes[i]
 }
 
 struct ClusterStatus {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -99,6 +100,9 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
   stream_port_ = stream_listener_->port();
   stream_accept_loop();
   timer_.emplace(node_.reactor().context());
+  // From now on the head's view says which bundles this node holds; until
+  // the first arrives, work placed in any group waits for it.
+  node_.scheduler_.hold_bundles({}, 0);
   if (is_head_) {
     store_ = std::make_unique<ControlStore>();
     load_snapshot();
@@ -322,10 +326,13 @@ void Cluster::link_failed(NodeId node, const kj::Exception& e) {
   it->second->broken = true;
   const std::string reason = e.getDescription().cStr();
   if (node == 0) {
-    std::lock_guard lock(mutex_);
-    if (view_.nodes.empty()) refusal_ = "the head refused this node: " + reason;
-    stopped_ = true;
-    changed_.notify_all();
+    {
+      std::lock_guard lock(mutex_);
+      if (view_.nodes.empty()) refusal_ = "the head refused this node: " + reason;
+      stopped_ = true;
+      changed_.notify_all();
+    }
+    release_bundles();
     return;
   }
   bool stopping = false;
@@ -415,7 +422,18 @@ void Cluster::broadcast_view() {
   }
 }
 
+void Cluster::publish_view() {
+  // One broadcast carries every change made before it runs.
+  if (publish_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  node_.reactor().post([this] {
+    KjAsioEventPort::CompletionScope scope;
+    publish_pending_.store(false, std::memory_order_release);
+    if (tasks_) broadcast_view();
+  });
+}
+
 void Cluster::adopt_view(ClusterView v) {
+  hold_bundles(v);
   std::vector<NodeId> died;
   {
     std::lock_guard lock(mutex_);
@@ -429,6 +447,25 @@ void Cluster::adopt_view(ClusterView v) {
   }
   changed_.notify_all();
   for (NodeId d : died) node_died(d);
+}
+
+void Cluster::hold_bundles(const ClusterView& view) {
+  std::vector<LocalScheduler::HeldBundle> mine;
+  for (const auto& g : view.placement_groups) {
+    for (std::uint32_t i = 0; i < g.bundle_nodes.size() && i < g.bundles.size(); ++i) {
+      if (g.bundle_nodes[i] == node_.node_id()) mine.push_back({{g.id, i}, g.bundles[i]});
+    }
+  }
+  std::lock_guard lock(bundles_mutex_);
+  if (view.version < bundles_version_) return;
+  bundles_version_ = view.version;
+  node_.scheduler_.hold_bundles(std::move(mine), view.last_group_id);
+}
+
+void Cluster::release_bundles() {
+  std::lock_guard lock(bundles_mutex_);
+  bundles_version_ = UINT64_MAX;  // no view applies after this
+  node_.scheduler_.hold_bundles({}, UINT64_MAX);
 }
 
 void Cluster::node_died(NodeId node) {
@@ -500,9 +537,12 @@ kj::Promise<void> Cluster::stop_peers() {
 }
 
 void Cluster::mark_stopped() {
-  std::lock_guard lock(mutex_);
-  stopped_ = true;
-  changed_.notify_all();
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    changed_.notify_all();
+  }
+  release_bundles();
 }
 
 void Cluster::stop_cluster() {

@@ -21,6 +21,7 @@
 #include <capnp/rpc-twoparty.h>
 #include <kj/async.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -203,7 +204,16 @@ class Cluster final : public ClusterLink {
   void heartbeat();
   void head_tick();
   void broadcast_view();
+  // Any thread, head only: broadcasts the view from the reactor soon.
+  void publish_view();
   void adopt_view(ClusterView view);
+  // Holds exactly the bundles `view` places on this node, unless a newer
+  // view did so already (any thread).
+  void hold_bundles(const ClusterView& view);
+  // This node leaves the cluster, so no view will come: it holds no bundle
+  // any more, and work waiting for a group it never heard of fails rather
+  // than keeping the node from stopping (any thread).
+  void release_bundles();
   void node_died(NodeId node);
   NodeLoad local_load() const;
 
@@ -248,6 +258,7 @@ class Cluster final : public ClusterLink {
   std::unordered_map<ObjectId, RemoteTask> remote_tasks_;
   std::vector<Outgoing> outbox_;
   bool flush_scheduled_ = false;
+  std::atomic<bool> publish_pending_{false};                 // a view broadcast is posted
   std::map<NodeId, std::vector<ObjectHandle>> results_out_;  // sealed, not yet sent
   bool results_flush_scheduled_ = false;
   std::map<NodeId, std::size_t> sent_;  // tasks in flight per node, for load-based routing
@@ -255,6 +266,12 @@ class Cluster final : public ClusterLink {
   bool stopped_ = false;
   std::string refusal_;  // why the head refused this node
   std::mutex hosted_mutex_;
+  // The version of the view whose bundles the scheduler holds, under its
+  // own lock: views may arrive out of order (the registration reply and the
+  // pushes use two connections), and failing the work queued in a removed
+  // bundle seals results, which takes mutex_.
+  std::mutex bundles_mutex_;
+  std::uint64_t bundles_version_ = 0;
 };
 
 }  // namespace weft::detail

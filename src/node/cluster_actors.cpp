@@ -46,6 +46,8 @@ Task<std::shared_ptr<ActorRecord>> Cluster::create_remote_actor(NodeId target, A
       spec.setDedicatedThread(options.dedicated_thread);
       spec.setMaxRestarts(options.max_restarts);
       spec.setOwner(node_.node_id());
+      spec.setPlacementGroup(options.placement.group);
+      spec.setBundleIndex(options.placement.index);
       return req.send().ignoreResult();
     });
   });
@@ -140,37 +142,22 @@ void Cluster::kill_remote(NodeId home, std::uint64_t actor_id) {
 
 // --- placement groups ----------------------------------------------------------
 
-namespace {
-wire::PlacementStrategy to_wire(PlacementStrategy s) {
-  switch (s) {
-    case PlacementStrategy::spread:
-      return wire::PlacementStrategy::SPREAD;
-    case PlacementStrategy::strict_pack:
-      return wire::PlacementStrategy::STRICT_PACK;
-    case PlacementStrategy::strict_spread:
-      return wire::PlacementStrategy::STRICT_SPREAD;
-    case PlacementStrategy::pack:
-      break;
-  }
-  return wire::PlacementStrategy::PACK;
-}
-}  // namespace
-
 Task<PlacementGroup> Cluster::create_placement_group(PlacementStrategy strategy,
                                                      std::vector<Resources> bundles) {
-  // The head's store is thread-safe: a driver on the head calls it from here.
-  if (is_head_) co_return store_->create_placement_group(strategy, bundles);
+  // The head's store is thread-safe: a driver on the head calls it from
+  // here, then tells the nodes their bundles without waiting for the tick.
+  if (is_head_) {
+    PlacementGroup group = store_->create_placement_group(strategy, bundles);
+    publish_view();
+    co_return group;
+  }
   // A refusal comes back as text (group id 0), so it can be thrown as the
   // InfeasibleError it is rather than as a transport failure.
   std::string refused;
   PlacementGroup group = co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<PlacementGroup> {
     auto req = head_client().createPlacementGroupRequest();
     req.setStrategy(to_wire(strategy));
-    auto list = req.initBundles(static_cast<unsigned>(bundles.size()));
-    for (unsigned i = 0; i < bundles.size(); ++i) {
-      auto amounts = amounts_of(bundles[i]);
-      detail::to_wire(list[i].initResources(static_cast<unsigned>(amounts.size())), amounts);
-    }
+    to_wire(req.initBundles(static_cast<unsigned>(bundles.size())), bundles);
     return req.send().then(
         [&, strategy, bundles](capnp::Response<wire::Head::CreatePlacementGroupResults> r) {
           refused = r.getError();
@@ -185,7 +172,7 @@ Task<PlacementGroup> Cluster::create_placement_group(PlacementStrategy strategy,
 
 Task<void> Cluster::remove_placement_group(std::uint64_t group_id) {
   if (is_head_) {
-    store_->remove_placement_group(group_id);
+    if (store_->remove_placement_group(group_id)) publish_view();
     co_return;
   }
   // Like Ray's, removal is asynchronous: sent, not awaited. This node's later

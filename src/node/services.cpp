@@ -114,6 +114,8 @@ kj::Promise<void> PeerService::createActor(CreateActorContext context) {
   options.max_concurrency = spec.getMaxConcurrency();
   options.dedicated_thread = spec.getDedicatedThread();
   options.max_restarts = spec.getMaxRestarts();
+  options.placement.group = spec.getPlacementGroup();
+  options.placement.index = spec.getBundleIndex();
   auto args_reader = spec.getArgs();
   std::vector<std::byte> args(args_reader.size());
   if (!args.empty()) std::memcpy(args.data(), args_reader.begin(), args.size());
@@ -252,29 +254,14 @@ kj::Promise<void> HeadService::kvKeys(KvKeysContext context) {
 
 kj::Promise<void> HeadService::createPlacementGroup(CreatePlacementGroupContext context) {
   auto params = context.getParams();
-  std::vector<Resources> bundles;
-  for (auto b : params.getBundles()) bundles.push_back(resources_from_wire(b.getResources()));
-  PlacementStrategy strategy = PlacementStrategy::pack;
-  switch (params.getStrategy()) {
-    case wire::PlacementStrategy::PACK:
-      strategy = PlacementStrategy::pack;
-      break;
-    case wire::PlacementStrategy::SPREAD:
-      strategy = PlacementStrategy::spread;
-      break;
-    case wire::PlacementStrategy::STRICT_PACK:
-      strategy = PlacementStrategy::strict_pack;
-      break;
-    case wire::PlacementStrategy::STRICT_SPREAD:
-      strategy = PlacementStrategy::strict_spread;
-      break;
-  }
   auto results = context.getResults();
   try {
-    PlacementGroup group = store_.create_placement_group(strategy, bundles);
+    PlacementGroup group = store_.create_placement_group(from_wire(params.getStrategy()),
+                                                         from_wire(params.getBundles()));
     results.setGroupId(group.id);
     auto nodes = results.initNodes(static_cast<unsigned>(group.bundle_nodes.size()));
     for (unsigned i = 0; i < group.bundle_nodes.size(); ++i) nodes.set(i, group.bundle_nodes[i]);
+    cluster_.broadcast_view();  // the nodes learn their bundles now
   } catch (const std::exception& e) {
     results.setError(e.what());
   }
@@ -282,7 +269,7 @@ kj::Promise<void> HeadService::createPlacementGroup(CreatePlacementGroupContext 
 }
 
 kj::Promise<void> HeadService::removePlacementGroup(RemovePlacementGroupContext context) {
-  store_.remove_placement_group(context.getParams().getGroupId());
+  if (store_.remove_placement_group(context.getParams().getGroupId())) cluster_.broadcast_view();
   return kj::READY_NOW;
 }
 

@@ -1,6 +1,7 @@
 // Conversions between weft's C++ types and the wire schema.
 #include "node/wire.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace weft::detail {
@@ -90,6 +91,47 @@ NodeLoad from_wire(wire::NodeLoad::Reader r) {
   return load;
 }
 
+wire::PlacementStrategy to_wire(PlacementStrategy s) {
+  switch (s) {
+    case PlacementStrategy::spread:
+      return wire::PlacementStrategy::SPREAD;
+    case PlacementStrategy::strict_pack:
+      return wire::PlacementStrategy::STRICT_PACK;
+    case PlacementStrategy::strict_spread:
+      return wire::PlacementStrategy::STRICT_SPREAD;
+    case PlacementStrategy::pack:
+      break;
+  }
+  return wire::PlacementStrategy::PACK;
+}
+
+PlacementStrategy from_wire(wire::PlacementStrategy s) {
+  switch (s) {
+    case wire::PlacementStrategy::SPREAD:
+      return PlacementStrategy::spread;
+    case wire::PlacementStrategy::STRICT_PACK:
+      return PlacementStrategy::strict_pack;
+    case wire::PlacementStrategy::STRICT_SPREAD:
+      return PlacementStrategy::strict_spread;
+    case wire::PlacementStrategy::PACK:
+      break;
+  }
+  return PlacementStrategy::pack;
+}
+
+void to_wire(capnp::List<wire::Bundle>::Builder b, const std::vector<Resources>& bundles) {
+  for (unsigned i = 0; i < bundles.size(); ++i) {
+    auto amounts = amounts_of(bundles[i]);
+    to_wire(b[i].initResources(static_cast<unsigned>(amounts.size())), amounts);
+  }
+}
+
+std::vector<Resources> from_wire(capnp::List<wire::Bundle>::Reader r) {
+  std::vector<Resources> bundles;
+  for (auto b : r) bundles.push_back(resources_from_wire(b.getResources()));
+  return bundles;
+}
+
 void to_wire(wire::ClusterView::Builder b, const ClusterView& view) {
   b.setVersion(view.version);
   auto nodes = b.initNodes(static_cast<unsigned>(view.nodes.size()));
@@ -98,6 +140,16 @@ void to_wire(wire::ClusterView::Builder b, const ClusterView& view) {
     to_wire(nodes[i].initLoad(), view.nodes[i].load);
     nodes[i].setAlive(view.nodes[i].alive);
   }
+  auto groups = b.initPlacementGroups(static_cast<unsigned>(view.placement_groups.size()));
+  for (unsigned i = 0; i < view.placement_groups.size(); ++i) {
+    const PlacementGroup& g = view.placement_groups[i];
+    groups[i].setGroupId(g.id);
+    groups[i].setStrategy(to_wire(g.strategy));
+    to_wire(groups[i].initBundles(static_cast<unsigned>(g.bundles.size())), g.bundles);
+    auto where = groups[i].initNodes(static_cast<unsigned>(g.bundle_nodes.size()));
+    for (unsigned j = 0; j < g.bundle_nodes.size(); ++j) where.set(j, g.bundle_nodes[j]);
+  }
+  b.setLastGroupId(view.last_group_id);
 }
 
 ClusterView from_wire(wire::ClusterView::Reader r) {
@@ -110,6 +162,15 @@ ClusterView from_wire(wire::ClusterView::Reader r) {
     v.alive = n.getAlive();
     view.nodes.push_back(std::move(v));
   }
+  for (auto g : r.getPlacementGroups()) {
+    PlacementGroup group{.id = g.getGroupId(),
+                         .strategy = from_wire(g.getStrategy()),
+                         .bundles = from_wire(g.getBundles()),
+                         .bundle_nodes = {}};
+    for (auto n : g.getNodes()) group.bundle_nodes.push_back(n);
+    view.placement_groups.push_back(std::move(group));
+  }
+  view.last_group_id = r.getLastGroupId();
   return view;
 }
 
@@ -152,7 +213,8 @@ void to_wire(wire::TaskOptions::Builder b, const TaskOptions& o) {
     strategy.setHybrid();
   }
   b.setName(o.name.str());
-  b.setBundleIndex(-1);
+  b.setPlacementGroup(o.placement.group);
+  b.setBundleIndex(static_cast<std::int32_t>(o.placement.index));
 }
 
 TaskOptions from_wire(wire::TaskOptions::Reader r) {
@@ -168,6 +230,9 @@ TaskOptions from_wire(wire::TaskOptions::Reader r) {
         NodeAffinity{strategy.getNodeAffinity().getNode(), strategy.getNodeAffinity().getSoft()};
   }
   o.name = Name(std::string_view(r.getName().cStr()));
+  // The executing node needs no `node`: the task is there.
+  o.placement.group = r.getPlacementGroup();
+  o.placement.index = static_cast<std::uint32_t>(std::max(r.getBundleIndex(), 0));
   return o;
 }
 

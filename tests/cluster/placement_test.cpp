@@ -1,6 +1,7 @@
 // Placement groups across real node processes: bundles reserved on the
-// nodes the strategy names, work placed into them, all-or-nothing
-// reservation, and removal freeing what a group held.
+// nodes the strategy names, work placed into them and held to the bundle's
+// resources, other work kept off them, all-or-nothing reservation, and
+// removal freeing what a group held.
 #include <algorithm>
 #include <set>
 #include <vector>
@@ -26,6 +27,20 @@ double smallest_cpu(LocalCluster& cluster) {
   double cpu = 1e9;
   for (const auto& n : cluster.view().nodes) cpu = std::min(cpu, n.info.totals.cpu);
   return cpu;
+}
+
+// One bundle per node of the cluster, each holding all of that node's cpu
+// (STRICT_SPREAD then puts each on its own node).
+std::vector<weft::Resources> all_cpu_of_every_node(LocalCluster& cluster) {
+  std::vector<weft::Resources> bundles;
+  for (const auto& n : cluster.view().nodes) bundles.push_back({.cpu = n.info.totals.cpu});
+  return bundles;
+}
+
+// The index of the bundle `group` put on `node`.
+std::size_t bundle_on(const weft::PlacementGroup& group, weft::NodeId node) {
+  const auto it = std::find(group.bundle_nodes.begin(), group.bundle_nodes.end(), node);
+  return static_cast<std::size_t>(it - group.bundle_nodes.begin());
 }
 
 // Whether creating a group of `bundles` is refused as infeasible.
@@ -59,7 +74,8 @@ TEST_CASE("a STRICT_SPREAD group has a bundle on every node, and its work runs t
     Seen s;
     s.bundle_nodes = group.bundle_nodes;
     for (std::size_t i = 0; i < 3; ++i) {
-      const weft::TaskOptions in_bundle{.placement = group.bundle(i)};
+      // A bundle's work fits in the bundle: half a cpu.
+      const weft::TaskOptions in_bundle{.resources = {.cpu = 0.5}, .placement = group.bundle(i)};
       s.task_pids.push_back(co_await within(weft::submit<&cluster_pid>(in_bundle)));
     }
     const weft::ActorOptions actor_in_bundle{.placement = group.bundle(1)};
@@ -143,4 +159,77 @@ TEST_CASE("a node other than the head creates and removes groups, its removals a
     co_return !co_await refused(bundles, weft::PlacementStrategy::strict_spread);
   });
   CHECK(fits_again);
+}
+
+TEST_CASE("a bundle holding all of a worker's cpu keeps other work there out until removed") {
+  LocalCluster cluster(2);
+  const weft::NodeId worker = cluster.worker_id(0);
+  const int worker_pid = cluster.pid_of(worker);
+  const double worker_cpu = cluster.node_view(worker).info.totals.cpu;
+  const auto bundles = all_cpu_of_every_node(cluster);
+
+  struct Seen {
+    int in_bundle_pid = 0;
+    int actor_pid = 0;
+    bool pinned_held_back = false;
+    bool second_actor_refused = false;
+    int pinned_pid = 0;
+  };
+  const Seen seen = cluster.head().run([&](weft::Runtime&) -> weft::Task<Seen> {
+    Seen s;
+    auto group =
+        co_await weft::create_placement_group(bundles, weft::PlacementStrategy::strict_spread);
+    const weft::BundlePlacement there = group.bundle(bundle_on(group, worker));
+    const weft::TaskOptions in_bundle{.placement = there};
+    // Runs once the worker holds the bundle, so what follows finds it there.
+    s.in_bundle_pid = co_await within(weft::submit<&cluster_pid>(in_bundle));
+    // An ordinary task pinned to the worker finds no cpu outside the bundle.
+    std::vector<weft::ObjectRef<int>> pinned{weft::submit<&cluster_pid>(on(worker))};
+    auto waited = co_await weft::wait(pinned, 1, std::chrono::milliseconds(300));
+    s.pinned_held_back = waited.ready.empty();
+    // An actor placed in the bundle takes its cpu there, leaving none for a second.
+    const weft::ActorOptions actor_in_bundle{.resources = {.cpu = worker_cpu}, .placement = there};
+    auto actor = co_await weft::spawn<ClusterCounter>().options(actor_in_bundle);
+    s.actor_pid = co_await within(actor.call<&ClusterCounter::pid>());
+    try {
+      co_await weft::spawn<ClusterCounter>().options(actor_in_bundle);
+    } catch (const std::exception& e) {
+      s.second_actor_refused = std::string(e.what()).find("bundle") != std::string::npos;
+    }
+    weft::kill(actor);  // its cpu goes back to the worker as it is reaped
+    co_await weft::remove_placement_group(group);
+    s.pinned_pid = co_await within(std::move(pinned.front()));
+    co_return s;
+  });
+
+  CHECK(seen.in_bundle_pid == worker_pid);
+  CHECK(seen.pinned_held_back);
+  CHECK(seen.actor_pid == worker_pid);
+  CHECK(seen.second_actor_refused);
+  CHECK(seen.pinned_pid == worker_pid);
+}
+
+TEST_CASE("a task asking more cpu than its bundle holds fails with InfeasibleError naming it") {
+  LocalCluster cluster(2);
+  const weft::NodeId worker = cluster.worker_id(0);
+
+  const std::string refusal = cluster.head().run([&](weft::Runtime&) -> weft::Task<std::string> {
+    const std::vector<weft::Resources> halves(2, weft::Resources{.cpu = 0.5});
+    auto group =
+        co_await weft::create_placement_group(halves, weft::PlacementStrategy::strict_spread);
+    const weft::TaskOptions too_big{.resources = {.cpu = 1},
+                                    .placement = group.bundle(bundle_on(group, worker))};
+    std::string what = "no InfeasibleError";
+    try {
+      co_await within(weft::submit<&cluster_pid>(too_big));
+    } catch (const weft::InfeasibleError& e) {
+      what = e.what();
+    }
+    co_await weft::remove_placement_group(group);
+    co_return what + fmt::format(" [group {}, bundle {}]", group.id, bundle_on(group, worker));
+  });
+
+  INFO(refusal);
+  CHECK(refusal.find("needs 1 cpu but bundle") != std::string::npos);
+  CHECK(refusal.find("has 0.5 in total") != std::string::npos);
 }

@@ -170,6 +170,22 @@ TEST_CASE("removing a placement group frees its resources") {
   CHECK(cs.create_placement_group(PlacementStrategy::strict_pack, cpus({4})).id > g.id);
 }
 
+TEST_CASE("the view lists the live placement groups and the last group id handed out") {
+  auto cs = cluster({4, 4});
+  CHECK(cs.view().placement_groups.empty());
+  CHECK(cs.view().last_group_id == 0);
+  const auto g = cs.create_placement_group(PlacementStrategy::strict_spread, cpus({1, 2}));
+  const auto h = cs.create_placement_group(PlacementStrategy::pack, cpus({1}));
+  cs.remove_placement_group(g.id);
+  const auto view = cs.view();
+  REQUIRE(view.placement_groups.size() == 1);
+  CHECK(view.placement_groups[0].id == h.id);
+  CHECK(view.placement_groups[0].bundle_nodes == h.bundle_nodes);
+  CHECK(view.placement_groups[0].bundles.at(0).cpu == 1);
+  // Nodes tell a removed group (g) from one not heard of yet by this id.
+  CHECK(view.last_group_id == h.id);
+}
+
 TEST_CASE("a heartbeat does not undo a reservation: reported loads exclude bundles") {
   auto cs = cluster({8});
   cs.create_placement_group(PlacementStrategy::pack, cpus({2}));

@@ -71,10 +71,13 @@ struct NodeView {
 };
 
 // The cluster as the head sees it (wire: ClusterView). Nodes are sorted by
-// id; dead nodes stay listed with alive = false.
+// id; dead nodes stay listed with alive = false. Each node holds exactly the
+// bundles the latest view places on it (LocalScheduler::hold_bundles).
 struct ClusterView {
   std::uint64_t version = 0;
   std::vector<NodeView> nodes;
+  std::vector<PlacementGroup> placement_groups;  // by id
+  std::uint64_t last_group_id = 0;               // every group up to this id exists or existed
 };
 
 enum class ActorState : std::uint8_t { alive, restarting, dead };

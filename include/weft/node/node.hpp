@@ -227,11 +227,11 @@ class Node final : public Runtime {
   std::unordered_map<std::uint64_t, std::weak_ptr<detail::ActorRecord>> actors_by_id_;
   std::atomic<std::uint64_t> actor_sequence_{0};
   std::atomic<std::size_t> live_actors_{0};
-  // Placement groups of a node that runs alone: their bundles' resources.
-  std::map<std::uint64_t, std::vector<Resources>> local_groups_;
-  std::uint64_t next_group_id_ = 1;
-  // The key-value store of a node that runs alone (only its KV is used).
-  std::mutex kv_mutex_;
+  // Ids of the placement groups of a node that runs alone (its scheduler
+  // holds their bundles; a cluster's head hands out ids for cluster nodes).
+  std::atomic<std::uint64_t> next_group_id_{1};
+  // The key-value store of a node that runs alone (only its KV is used;
+  // the store is thread-safe).
   ControlStore local_kv_;
   std::unique_ptr<detail::ClusterLink> cluster_;  // last: stopped before the rest
 };

@@ -92,10 +92,11 @@ struct NodeAffinity {
 using SchedulingStrategy = std::variant<HybridStrategy, SpreadStrategy, NodeAffinity>;
 
 // One bundle of a placement group (see placement_group.hpp): the task or
-// actor runs on the node that holds it.
+// actor runs on the node that holds it, on the bundle's resources only.
 struct BundlePlacement {
   std::uint64_t group = 0;  // 0: none
-  NodeId node = 0;
+  std::uint32_t index = 0;  // which bundle of the group
+  NodeId node = 0;          // where that bundle lives
 };
 
 struct TaskOptions {

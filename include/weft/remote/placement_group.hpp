@@ -9,7 +9,10 @@
 //   co_await weft::remove_placement_group(pg);
 //
 // Creation reserves every bundle or none: a request that cannot be placed
-// now throws InfeasibleError naming the strategy and what did not fit.
+// now throws InfeasibleError naming the strategy and what did not fit. The
+// node holding a bundle keeps its resources for the work placed in it, and
+// holds that work to them: it queues while the bundle is busy, and a request
+// larger than the bundle fails with InfeasibleError naming the bundle.
 #pragma once
 
 #include <cstdint>
@@ -41,8 +44,11 @@ struct PlacementGroup {
   std::vector<Resources> bundles;
   std::vector<NodeId> bundle_nodes;
 
-  // Where to run a task or actor: in bundle i (on that bundle's node).
-  BundlePlacement bundle(std::size_t i) const { return BundlePlacement{id, bundle_nodes.at(i)}; }
+  // Where to run a task or actor: in bundle i, on that bundle's node and
+  // resources.
+  BundlePlacement bundle(std::size_t i) const {
+    return BundlePlacement{id, static_cast<std::uint32_t>(i), bundle_nodes.at(i)};
+  }
 };
 
 // Reserves `bundles` across the cluster with `strategy`; completes once all
@@ -52,9 +58,11 @@ inline Task<PlacementGroup> create_placement_group(
   return current_runtime().create_placement_group(strategy, std::move(bundles));
 }
 
-// Frees the group's reservations. Tasks and actors already placed in it keep
-// running. As in Ray, the removal is asynchronous on nodes other than the
-// head: it completes once sent, and this node's later requests see it done.
+// Frees the group's reservations. Tasks and actors already running in it
+// keep running (their resources return to their node as they end); tasks
+// still queued in its bundles fail with InfeasibleError. As in Ray, the
+// removal is asynchronous on nodes other than the head: it completes once
+// sent, and this node's later requests see it done.
 inline Task<void> remove_placement_group(const PlacementGroup& group) {
   return current_runtime().remove_placement_group(group.id);
 }

@@ -96,9 +96,12 @@ NodeView ControlStore::view_of(const NodeRecord& r) const {
 
 ClusterView ControlStore::view() const {
   std::lock_guard lock(mutex_);
-  ClusterView v{.version = version_, .nodes = {}};
+  ClusterView v;
+  v.version = version_;
   v.nodes.reserve(nodes_.size());
   for (const auto& [id, r] : nodes_) v.nodes.push_back(view_of(r));
+  for (const auto& [id, g] : groups_) v.placement_groups.push_back(g);
+  v.last_group_id = next_group_id_ - 1;
   return v;
 }
 

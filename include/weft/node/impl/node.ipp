@@ -136,7 +136,9 @@ Task<std::shared_ptr<detail::ActorRecord>> Node::create_local_actor(ActorOptions
   const std::string who = options.name.empty()
                               ? fmt::format("actor {}", class_name)
                               : fmt::format("actor {} '{}'", class_name, options.name.view());
-  scheduler_.reserve(options.resources, who);
+  // Placed in a bundle this node has not heard of yet: the head's view is on its way.
+  co_await scheduler_.until_heard_of(options.placement.group);
+  scheduler_.reserve(options.resources, who, BundleKey::of(options.placement));
   auto record =
       make_record(options, class_name, actor_id != 0 ? actor_id : next_actor_id(), options_.id);
   if (!options.name.empty()) {
@@ -214,7 +216,7 @@ void Node::actor_died(detail::ActorRecord& actor) noexcept {
     cluster_->kill_remote(actor.home(), actor.id());
     return;
   }
-  scheduler_.unreserve(actor.options().resources);
+  scheduler_.unreserve(actor.options().resources, BundleKey::of(actor.options().placement));
   if (cluster_ && !actor.options().name.empty()) cluster_->forget_name(actor.id());
   std::shared_ptr<detail::ActorRecord> dropped;  // released outside the lock
   std::lock_guard lock(actors_mutex_);
@@ -233,24 +235,12 @@ Task<PlacementGroup> Node::create_placement_group(PlacementStrategy strategy,
     throw InfeasibleError(
         fmt::format("STRICT_SPREAD needs {} nodes; this node runs alone", bundles.size()));
   }
-  std::size_t reserved = 0;
-  try {
-    for (; reserved < bundles.size(); ++reserved) {
-      scheduler_.reserve(bundles[reserved],
-                         fmt::format("{} bundle {}", to_string(strategy), reserved));
-    }
-  } catch (...) {
-    for (std::size_t i = 0; i < reserved; ++i) scheduler_.unreserve(bundles[i]);  // all or none
-    throw;
-  }
-  PlacementGroup group{.strategy = strategy,
-                       .bundles = bundles,
-                       .bundle_nodes = std::vector<NodeId>(bundles.size(), options_.id)};
-  {
-    std::lock_guard lock(actors_mutex_);
-    group.id = next_group_id_++;
-    local_groups_.emplace(group.id, std::move(bundles));
-  }
+  PlacementGroup group{.id = next_group_id_.fetch_add(1, std::memory_order_relaxed),
+                       .strategy = strategy,
+                       .bundles = std::move(bundles),
+                       .bundle_nodes = {}};
+  scheduler_.add_group(group.id, group.bundles, std::string(to_string(strategy)));
+  group.bundle_nodes.assign(group.bundles.size(), options_.id);
   co_return group;
 }
 
@@ -259,15 +249,7 @@ Task<void> Node::remove_placement_group(std::uint64_t group_id) {
     co_await cluster_->remove_placement_group(group_id);
     co_return;
   }
-  std::vector<Resources> bundles;
-  {
-    std::lock_guard lock(actors_mutex_);
-    auto it = local_groups_.find(group_id);
-    if (it == local_groups_.end()) co_return;
-    bundles = std::move(it->second);
-    local_groups_.erase(it);
-  }
-  for (const auto& b : bundles) scheduler_.unreserve(b);
+  scheduler_.remove_group(group_id);
 }
 
 Task<void> Node::kv_put(std::string key, std::string value) {
@@ -275,25 +257,21 @@ Task<void> Node::kv_put(std::string key, std::string value) {
     co_await cluster_->kv_put(std::move(key), std::move(value));
     co_return;
   }
-  std::lock_guard lock(kv_mutex_);
   local_kv_.kv_put(std::move(key), std::move(value));
 }
 
 Task<std::optional<std::string>> Node::kv_get(std::string key) {
   if (cluster_) co_return co_await cluster_->kv_get(std::move(key));
-  std::lock_guard lock(kv_mutex_);
   co_return local_kv_.kv_get(key);
 }
 
 Task<bool> Node::kv_delete(std::string key) {
   if (cluster_) co_return co_await cluster_->kv_delete(std::move(key));
-  std::lock_guard lock(kv_mutex_);
   co_return local_kv_.kv_erase(key);
 }
 
 Task<std::vector<std::string>> Node::kv_keys(std::string prefix) {
   if (cluster_) co_return co_await cluster_->kv_keys(std::move(prefix));
-  std::lock_guard lock(kv_mutex_);
   co_return local_kv_.kv_keys(prefix);
 }
 
@@ -312,7 +290,8 @@ void Node::reap_job(void* p) noexcept {
     return;
   }
   if (record->alive() && !record->is_proxy()) {
-    node.scheduler_.unreserve(record->options().resources);
+    node.scheduler_.unreserve(record->options().resources,
+                              BundleKey::of(record->options().placement));
   }
   {
     std::lock_guard lock(node.actors_mutex_);
