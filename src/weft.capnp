@@ -111,6 +111,7 @@ struct ActorSpec {
   owner @9 :UInt64;
   placementGroup @10 :UInt64;  # 0: none
   bundleIndex @11 :UInt32;     # which bundle of the group
+  nestedRefs @12 :List(RefArg);  # refs inside `args`
 }
 
 struct ActorEntry {
@@ -200,7 +201,7 @@ struct Hello {
   protocolVersion @0 :UInt32;
   clusterToken @1 :Text;
   buildFingerprint @2 :UInt64;
-  registry @3 :List(Text);     # "name signature" entries, sorted; compared on mismatch
+  registry @3 :List(Text);     # "name<TAB>signature" entries, sorted; compared on mismatch
   role @4 :Role;
   info @5 :NodeInfo;
 }

@@ -213,7 +213,7 @@ void Cluster::fill_hello(wire::Hello::Builder hello) const {
   const auto entries = registry_entries();
   auto list = hello.initRegistry(static_cast<unsigned>(entries.size()));
   for (unsigned i = 0; i < entries.size(); ++i) {
-    list.set(i, entries[i].name + " " + entries[i].signature);
+    list.set(i, entries[i].name + '\t' + entries[i].signature);
   }
   hello.setRole(wire::Role::NODE);
   to_wire(hello.initInfo(), local_info());
@@ -233,8 +233,8 @@ std::string Cluster::check_hello(wire::Hello::Reader hello) const {
   std::map<std::string, std::string> theirs;
   for (auto e : hello.getRegistry()) {
     std::string line = e.cStr();
-    auto space = line.find(' ');
-    theirs[line.substr(0, space)] = space == std::string::npos ? "" : line.substr(space + 1);
+    auto tab = line.find('\t');  // names hold spaces (a constructor's argument types)
+    theirs[line.substr(0, tab)] = tab == std::string::npos ? "" : line.substr(tab + 1);
   }
   for (const auto& e : registry_entries()) {
     auto it = theirs.find(e.name);

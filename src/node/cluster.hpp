@@ -59,7 +59,7 @@ class Cluster final : public ClusterLink {
   Task<std::shared_ptr<ActorRecord>> create_remote_actor(NodeId target, ActorOptions options,
                                                          std::string class_name,
                                                          std::uint64_t constructor_id,
-                                                         std::vector<std::byte> args) override;
+                                                         ActorArguments args) override;
   Task<void> register_name(ActorLocation where, std::string name) override;
   Task<std::optional<ActorLocation>> lookup_name(std::string name) override;
   void forget_name(std::uint64_t actor_id) override;

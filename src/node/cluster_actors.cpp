@@ -29,7 +29,7 @@ kj::Promise<wire::Peer::Client> Cluster::peer_of(NodeId node) {
 Task<std::shared_ptr<ActorRecord>> Cluster::create_remote_actor(NodeId target, ActorOptions options,
                                                                 std::string class_name,
                                                                 std::uint64_t constructor_id,
-                                                                std::vector<std::byte> args) {
+                                                                ActorArguments args) {
   const std::uint64_t actor_id = node_.next_actor_id();
   co_await run_on_kj(node_.reactor(), [&] {
     return peer_of(target).then([&](wire::Peer::Client peer) {
@@ -38,7 +38,11 @@ Task<std::shared_ptr<ActorRecord>> Cluster::create_remote_actor(NodeId target, A
       spec.setActorId(actor_id);
       spec.setClassName(class_name);
       spec.setConstructorId(constructor_id);
-      spec.setArgs(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(args.data()), args.size()));
+      spec.setArgs(
+          kj::arrayPtr(reinterpret_cast<const capnp::byte*>(args.bytes.data()), args.bytes.size()));
+      auto nested = spec.initNestedRefs(static_cast<unsigned>(args.nested_refs.size()));
+      for (unsigned i = 0; i < args.nested_refs.size(); ++i)
+        fill_ref(nested[i], args.nested_refs[i]);
       spec.setName(options.name.str());
       auto amounts = amounts_of(options.resources);
       to_wire(spec.initResources(static_cast<unsigned>(amounts.size())), amounts);

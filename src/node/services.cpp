@@ -7,6 +7,7 @@
 
 #include "node/wire.hpp"
 #include "weft/core/detached.hpp"
+#include "weft/object/object_ref.hpp"
 #include "weft/remote/kv.hpp"
 
 namespace weft::detail {
@@ -119,12 +120,17 @@ kj::Promise<void> PeerService::createActor(CreateActorContext context) {
   auto args_reader = spec.getArgs();
   std::vector<std::byte> args(args_reader.size());
   if (!args.empty()) std::memcpy(args.data(), args_reader.begin(), args.size());
+  // Objects named in the arguments, copied here before the constructor reads
+  // them; the caller keeps its own alive until this call is answered.
+  std::vector<ObjectHandle> nested;
+  for (auto r : spec.getNestedRefs()) nested.push_back(cluster_.materialize(r));
 
   // The constructor runs on an executor; the reply waits for it.
   auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
   auto body = [](Cluster& cluster, ActorOptions o, std::string class_name, std::uint64_t actor_id,
-                 std::uint64_t ctor, std::vector<std::byte> a,
+                 std::uint64_t ctor, std::vector<std::byte> a, std::vector<ObjectHandle> refs,
                  kj::Own<kj::CrossThreadPromiseFulfiller<void>> done) -> Task<void> {
+    for (const auto& r : refs) co_await SealedAwaiter(r.get());
     std::string failure;
     try {
       auto record = co_await cluster.node_.create_local_actor(std::move(o), std::move(class_name),
@@ -140,9 +146,10 @@ kj::Promise<void> PeerService::createActor(CreateActorContext context) {
       done->reject(KJ_EXCEPTION(FAILED, failure));
     }
   };
-  spawn_detached(cluster_.node_.executor(),
-                 body(cluster_, std::move(options), spec.getClassName(), spec.getActorId(),
-                      spec.getConstructorId(), std::move(args), kj::mv(paf.fulfiller)));
+  spawn_detached(
+      cluster_.node_.executor(),
+      body(cluster_, std::move(options), spec.getClassName(), spec.getActorId(),
+           spec.getConstructorId(), std::move(args), std::move(nested), kj::mv(paf.fulfiller)));
   return kj::mv(paf.promise);
 }
 

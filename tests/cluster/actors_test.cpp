@@ -42,6 +42,41 @@ TEST_CASE("a named actor created on one node is reached from another node") {
   CHECK(seen.value == 7);
 }
 
+TEST_CASE("refs passed to an actor's constructor on another node stay readable there") {
+  LocalCluster cluster(2);
+  const weft::NodeId b = cluster.worker_id(0);
+  constexpr std::uint64_t n = 1 << 20;
+
+  const auto seen =
+      cluster.head().run([&](weft::Runtime&) -> weft::Task<std::vector<std::uint64_t>> {
+        weft::ActorOptions there;
+        there.strategy = weft::NodeAffinity{b, false};
+        auto holder = co_await [&]() -> weft::Task<weft::ActorHandle<ClusterHolder>> {
+          // The refs die with this scope: the actor's copies are all that is left.
+          auto bytes = weft::put(cluster_bytes(n, 4));
+          auto extra = weft::put(5);
+          co_return co_await weft::spawn<ClusterHolder>(bytes, extra).options(there);
+        }();
+        auto result = co_await within(holder.call<&ClusterHolder::sum>());
+        weft::kill(holder);
+        co_return result;
+      });
+
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0] == cluster_expected_sum(n, 4) + 5);
+  CHECK(static_cast<int>(seen[1]) == cluster.worker(0).pid());
+  // The actor's end frees its copies; the head's went with the driver's refs.
+  const bool emptied = cluster_test::eventually(
+      [&] {
+        for (const auto& node : cluster.view().nodes) {
+          if (!node.alive || node.load.live_objects != 0 || node.load.store_used != 0) return false;
+        }
+        return true;
+      },
+      5s);
+  CHECK(emptied);
+}
+
 TEST_CASE("an actor handle passed to a task on another node reaches the actor") {
   LocalCluster cluster(3);
   const weft::NodeId b = cluster.worker_id(0), c = cluster.worker_id(1);

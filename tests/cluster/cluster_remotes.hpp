@@ -178,6 +178,26 @@ class ClusterRecorder {
 };
 WEFT_ACTOR(ClusterRecorder, &ClusterRecorder::push, &ClusterRecorder::seen);
 
+// Built from refs (a large and a small object), which it keeps and reads later.
+class ClusterHolder {
+ public:
+  ClusterHolder(weft::ObjectRef<std::vector<std::uint8_t>> bytes, weft::ObjectRef<int> extra)
+      : bytes_(std::move(bytes)), extra_(std::move(extra)) {}
+  // {sum of the bytes + extra, pid of the node it lives on}.
+  weft::Task<std::vector<std::uint64_t>> sum() const {
+    const auto bytes = co_await bytes_;
+    const int extra = co_await extra_;
+    std::uint64_t sum = static_cast<std::uint64_t>(extra);
+    for (auto b : bytes) sum += b;
+    co_return std::vector<std::uint64_t>{sum, static_cast<std::uint64_t>(cluster_pid())};
+  }
+
+ private:
+  weft::ObjectRef<std::vector<std::uint8_t>> bytes_;
+  weft::ObjectRef<int> extra_;
+};
+WEFT_ACTOR(ClusterHolder, &ClusterHolder::sum);
+
 // Tasks that reach an actor from wherever they run.
 inline weft::Task<int> cluster_add_to_named(std::string name, int n) {
   auto counter = co_await weft::get_actor<ClusterCounter>(name);
@@ -194,9 +214,12 @@ inline weft::Task<std::vector<int>> cluster_add_via_handle(
 WEFT_REMOTE(cluster_add_via_handle);
 
 // spawn<T>(args...) registers T's constructor for those argument types where
-// it is instantiated; naming them here gives both builds the same ones. The
-// tests spawn actors without arguments only.
+// it is instantiated; naming them here gives both builds the same ones.
 [[maybe_unused]] static const bool cluster_constructors_registered =
     (static_cast<void>(weft::detail::ConstructorRegistration<ClusterCounter, std::tuple<>>::id),
      static_cast<void>(weft::detail::ConstructorRegistration<ClusterRecorder, std::tuple<>>::id),
+     static_cast<void>(
+         weft::detail::ConstructorRegistration<
+             ClusterHolder,
+             std::tuple<weft::ObjectRef<std::vector<std::uint8_t>>, weft::ObjectRef<int>>>::id),
      true);

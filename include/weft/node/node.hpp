@@ -80,7 +80,7 @@ class ClusterLink {
                                                                  ActorOptions options,
                                                                  std::string class_name,
                                                                  std::uint64_t constructor_id,
-                                                                 std::vector<std::byte> args) = 0;
+                                                                 ActorArguments args) = 0;
   // Records a named actor cluster-wide; throws weft::Error if the name is taken.
   virtual Task<void> register_name(ActorLocation where, std::string name) = 0;
   virtual Task<std::optional<ActorLocation>> lookup_name(std::string name) = 0;
@@ -145,7 +145,7 @@ class Node final : public Runtime {
   Task<std::shared_ptr<detail::ActorRecord>> create_actor(ActorOptions options,
                                                           std::string class_name,
                                                           std::uint64_t constructor_id,
-                                                          std::vector<std::byte> args) override;
+                                                          detail::ActorArguments args) override;
   Task<std::shared_ptr<detail::ActorRecord>> find_named_actor(std::string name) override;
   std::shared_ptr<detail::ActorRecord> resolve_actor(NodeId home, std::uint64_t actor_id,
                                                      std::string_view class_name) override;

@@ -92,11 +92,9 @@ struct ConstructorRegistration {
 };
 
 template <typename T, typename Args>
-Task<ActorHandle<T>> spawn_actor(Runtime& rt, ActorOptions options,
-                                 std::vector<std::byte> encoded_args) {
-  auto record =
-      co_await rt.create_actor(std::move(options), std::string(RemoteActor<T>::name),
-                               ConstructorRegistration<T, Args>::id, std::move(encoded_args));
+Task<ActorHandle<T>> spawn_actor(Runtime& rt, ActorOptions options, ActorArguments args) {
+  auto record = co_await rt.create_actor(std::move(options), std::string(RemoteActor<T>::name),
+                                         ConstructorRegistration<T, Args>::id, std::move(args));
   co_return ActorHandle<T>(std::move(record));
 }
 
@@ -126,8 +124,12 @@ class [[nodiscard]] Spawn {
                   "weft: register the class with WEFT_ACTOR(Class, &Class::method, ...)");
     static_assert(std::is_constructible_v<T, std::decay_t<A>...>,
                   "weft::spawn: T has no constructor taking these arguments");
-    std::vector<std::byte> encoded(payload_size(args_));
-    write_payload(std::span<std::byte>(encoded), args_);
+    detail::ActorArguments encoded;
+    encoded.bytes.resize(payload_size(args_));
+    {
+      detail::NestedRefScope collect(encoded.nested_refs);
+      write_payload(std::span<std::byte>(encoded.bytes), args_);
+    }
     return detail::spawn_actor<T, std::tuple<std::decay_t<A>...>>(
         current_runtime(), std::move(options_), std::move(encoded));
   }

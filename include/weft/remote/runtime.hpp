@@ -20,6 +20,15 @@
 
 namespace weft {
 
+namespace detail {
+// An actor constructor's encoded arguments, and the objects whose refs they
+// contain: kept alive with them, and copied with them to the actor's node.
+struct ActorArguments {
+  std::vector<std::byte> bytes;
+  std::vector<ObjectHandle> nested_refs;
+};
+}  // namespace detail
+
 struct PlacementGroup;
 enum class PlacementStrategy : std::uint8_t;
 
@@ -43,7 +52,7 @@ class Runtime {
   virtual Task<std::shared_ptr<detail::ActorRecord>> create_actor(ActorOptions options,
                                                                   std::string class_name,
                                                                   std::uint64_t constructor_id,
-                                                                  std::vector<std::byte> args) = 0;
+                                                                  detail::ActorArguments args) = 0;
   // The live actor registered under `name` anywhere in the cluster, or nullptr.
   virtual Task<std::shared_ptr<detail::ActorRecord>> find_named_actor(std::string name) = 0;
   // A handle's record for actor `actor_id` living on node `home`: the local

@@ -111,7 +111,7 @@ std::shared_ptr<detail::ActorRecord> Node::make_record(const ActorOptions& optio
 Task<std::shared_ptr<detail::ActorRecord>> Node::create_actor(ActorOptions options,
                                                               std::string class_name,
                                                               std::uint64_t constructor_id,
-                                                              std::vector<std::byte> args) {
+                                                              detail::ActorArguments args) {
   if (cluster_) {
     const NodeId target = cluster_->place_actor(options);
     if (target != options_.id) {
@@ -119,8 +119,9 @@ Task<std::shared_ptr<detail::ActorRecord>> Node::create_actor(ActorOptions optio
           target, std::move(options), std::move(class_name), constructor_id, std::move(args));
     }
   }
+  // Here the refs inside the arguments are the caller's, alive until it resumes.
   co_return co_await create_local_actor(std::move(options), std::move(class_name), constructor_id,
-                                        std::move(args));
+                                        std::move(args.bytes));
 }
 
 Task<std::shared_ptr<detail::ActorRecord>> Node::create_local_actor(ActorOptions options,
