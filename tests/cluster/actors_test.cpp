@@ -66,14 +66,8 @@ TEST_CASE("refs passed to an actor's constructor on another node stay readable t
   CHECK(seen[0] == cluster_expected_sum(n, 4) + 5);
   CHECK(static_cast<int>(seen[1]) == cluster.worker(0).pid());
   // The actor's end frees its copies; the head's went with the driver's refs.
-  const bool emptied = cluster_test::eventually(
-      [&] {
-        for (const auto& node : cluster.view().nodes) {
-          if (!node.alive || node.load.live_objects != 0 || node.load.store_used != 0) return false;
-        }
-        return true;
-      },
-      5s);
+  const bool emptied = cluster.stores_empty_within(5s);
+  INFO(cluster.store_loads());
   CHECK(emptied);
 }
 

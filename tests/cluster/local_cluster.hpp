@@ -209,6 +209,28 @@ class LocalCluster {
     }
     return 0;
   }
+  // Whether every node, alive, reports an empty object store (no live
+  // objects, no bytes used) within `timeout`: heartbeats bring each node's
+  // load to the head.
+  bool stores_empty_within(std::chrono::milliseconds timeout) {
+    return eventually(
+        [&] {
+          for (const auto& n : view().nodes) {
+            if (!n.alive || n.load.live_objects != 0 || n.load.store_used != 0) return false;
+          }
+          return true;
+        },
+        timeout);
+  }
+  // Each node's store use, a line each, for failure messages.
+  std::string store_loads() {
+    std::string loads;
+    for (const auto& n : view().nodes) {
+      loads += fmt::format("node {:x} (pid {}): {} live objects, {} bytes of store used\n",
+                           n.info.id, n.info.pid, n.load.live_objects, n.load.store_used);
+    }
+    return loads;
+  }
   // The pid the view gives node `id` (0 if unknown).
   int pid_of(weft::NodeId id) {
     for (const auto& v : view().nodes) {

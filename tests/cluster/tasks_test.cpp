@@ -135,20 +135,9 @@ TEST_CASE("store usage is back to zero on every node after a workload") {
   });
   REQUIRE(all_right);
 
-  // Every ref is gone; heartbeats bring each node's load to the head.
-  auto empty = [&] {
-    for (const auto& n : cluster.view().nodes) {
-      if (!n.alive || n.load.live_objects != 0 || n.load.store_used != 0) return false;
-    }
-    return true;
-  };
-  const bool emptied = cluster_test::eventually(empty, 5s);
-  std::string loads;
-  for (const auto& n : cluster.view().nodes) {
-    loads += fmt::format("node {:x} (pid {}): {} live objects, {} bytes of store used\n", n.info.id,
-                         n.info.pid, n.load.live_objects, n.load.store_used);
-  }
-  INFO(loads);
+  // Every ref is gone.
+  const bool emptied = cluster.stores_empty_within(5s);
+  INFO(cluster.store_loads());
   CHECK(emptied);
   CHECK(cluster.head().store().live_objects() == 0);
 }
@@ -175,14 +164,8 @@ TEST_CASE("refs returned from another node outlive the task that made them") {
   CHECK(all_right);
 
   // The nodes that made and held the objects freed them with the last ref.
-  const bool emptied = cluster_test::eventually(
-      [&] {
-        for (const auto& n : cluster.view().nodes) {
-          if (!n.alive || n.load.live_objects != 0 || n.load.store_used != 0) return false;
-        }
-        return true;
-      },
-      5s);
+  const bool emptied = cluster.stores_empty_within(5s);
+  INFO(cluster.store_loads());
   CHECK(emptied);
   CHECK(cluster.head().store().live_objects() == 0);
 }
