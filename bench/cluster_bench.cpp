@@ -138,7 +138,7 @@ struct Config {
   int object_reps = 3;
   std::size_t store_bytes = std::size_t{3} << 30;    // head and worker, each
   std::size_t stream_bytes = std::size_t{64} << 20;  // loopback_gigabytes: bytes per body call
-  unsigned threads = 0;  // executor threads per node; 0: one per hardware thread
+  unsigned threads = 0;  // executor threads per node; 0: one per available CPU
 };
 
 Config g_config;
@@ -592,10 +592,10 @@ void print_table() {
   }
   std::printf(
       "\n2 nodes (head in this process, 1 worker process), loopback TCP; best of %d slices of "
-      "%.2f s after %.2f s warm-up; object %.0f MiB, best of %d; %u hardware threads\n",
+      "%.2f s after %.2f s warm-up; object %.0f MiB, best of %d; %u CPUs available\n",
       g_config.reps, g_config.slice_s, g_config.warmup_s,
       static_cast<double>(g_config.object_bytes) / (1 << 20), g_config.object_reps,
-      std::thread::hardware_concurrency());
+      weft::available_cpus());
 }
 
 int usage(const char* argv0, int rc) {

@@ -438,9 +438,8 @@ void print_table() {
                 weft_bench::with_commas(r->value).c_str(), r->unit.c_str(), goal.c_str(),
                 ratio.c_str());
   }
-  std::printf("\nbest of %d slices of %.2f s after %.2f s warm-up; %u hardware threads\n",
-              g_config.reps, g_config.slice_s, g_config.warmup_s,
-              std::thread::hardware_concurrency());
+  std::printf("\nbest of %d slices of %.2f s after %.2f s warm-up; %u CPUs available\n",
+              g_config.reps, g_config.slice_s, g_config.warmup_s, weft::available_cpus());
 }
 
 int usage(const char* argv0, int rc) {

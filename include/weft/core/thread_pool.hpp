@@ -28,11 +28,17 @@
 
 namespace weft {
 
+// The CPUs this process may run on (its affinity mask, as set by taskset or
+// a container), which std::thread::hardware_concurrency() ignores; at least 1.
+unsigned available_cpus() noexcept;
+
 struct ThreadPoolOptions {
-  // Number of worker threads; 0 means std::thread::hardware_concurrency().
+  // Number of worker threads; 0 means available_cpus().
   unsigned threads = 0;
-  // How long an idle worker polls for work before sleeping.
-  std::chrono::microseconds spin_before_sleep{50};
+  // How long an idle worker polls for work, yielding the core to any other
+  // runnable thread, before it sleeps. Longer than a remote round trip, so a
+  // worker waiting on one is still awake when the answer comes.
+  std::chrono::microseconds spin_before_sleep{200};
   // Runs first on every worker thread (e.g. to set the node's thread-locals).
   std::function<void(unsigned worker_index)> on_thread_start;
   // Thread name prefix shown by debuggers and `top -H` (at most 12 chars).

@@ -120,7 +120,7 @@ std::unique_ptr<ClusterLink> make_cluster(Node& node, const ClusterOptions& opti
 struct NodeOptions {
   // Unique in the cluster; weft::run draws a random one for cluster nodes.
   NodeId id = 1;
-  // Executor threads; 0 means one per hardware thread.
+  // Executor threads; 0 means one per available CPU (weft::available_cpus()).
   unsigned threads = 0;
   // Logical capacities; by default cpu = the number of executor threads.
   std::optional<Resources> resources;

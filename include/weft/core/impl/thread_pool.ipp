@@ -1,6 +1,9 @@
 // ThreadPool bodies; compiled once into libweft.
 #include <pthread.h>
+#include <sched.h>
 
+#include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "weft/core/thread_pool.hpp"
@@ -17,9 +20,17 @@ thread_local unsigned tls_worker_index = 0;
 constexpr unsigned max_lifo_streak = 32;
 }  // namespace
 
+unsigned available_cpus() noexcept {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return static_cast<unsigned>(n);
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 ThreadPool::ThreadPool(ThreadPoolOptions options) : options_(std::move(options)) {
-  unsigned n = options_.threads != 0 ? options_.threads : std::thread::hardware_concurrency();
-  if (n == 0) n = 1;
+  const unsigned n = options_.threads != 0 ? options_.threads : available_cpus();
   workers_.reserve(n);
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>());
   for (unsigned i = 0; i < n; ++i) {
@@ -122,7 +133,7 @@ void ThreadPool::run_worker(unsigned index) {
     Job found;
     while (!found && std::chrono::steady_clock::now() < spin_until &&
            !stopping_.load(std::memory_order_relaxed)) {
-      for (int i = 0; i < 16; ++i) detail::cpu_relax();
+      std::this_thread::yield();
       found = find_work(index);
     }
     if (found) {

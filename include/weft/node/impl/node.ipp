@@ -11,11 +11,7 @@
 namespace weft {
 
 namespace {
-unsigned thread_count(unsigned requested) {
-  if (requested != 0) return requested;
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : n;
-}
+unsigned thread_count(unsigned requested) { return requested != 0 ? requested : available_cpus(); }
 
 Resources capacity_of(const NodeOptions& o) {
   if (o.resources) return *o.resources;
