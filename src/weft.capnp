@@ -51,6 +51,7 @@ struct RefArg {
   id @0 :ObjectId;
   inline @1 :Data;             # the payload, when small and already sealed
   locations @2 :List(UInt64);  # nodes holding a copy
+  nestedRefs @3 :List(RefArg); # refs inside an inline payload (a pull brings its own)
 }
 
 struct TaskSpec {
@@ -213,7 +214,9 @@ interface Gate {
 
 # One node as seen by another.
 interface Peer {
-  pullObject @0 (id :ObjectId, offset :UInt64, length :UInt64) -> (totalSize :UInt64, data :Data);
+  # nestedRefs: the refs inside the object's value, with the chunk at offset 0.
+  pullObject @0 (id :ObjectId, offset :UInt64, length :UInt64)
+      -> (totalSize :UInt64, data :Data, nestedRefs :List(RefArg));
   freeObjects @1 (ids :List(ObjectId)) -> ();
   createActor @2 (spec :ActorSpec) -> ();
   killActor @3 (actorId :UInt64) -> ();

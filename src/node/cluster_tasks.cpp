@@ -55,6 +55,17 @@ template <typename F>
 void when_sealed(std::vector<ObjectHandle> objects, F done) {
   SealWatch<F>::start(std::move(objects), std::move(done));
 }
+
+// Seals a copied object once every object its value names is here too, so
+// that whoever reads it can read those as well.
+void seal_once_named_arrive(ObjectHandle object, PayloadBuffer payload,
+                            std::vector<ObjectHandle> named) {
+  std::vector<ObjectHandle> waiting = named;
+  when_sealed(std::move(waiting), [object = std::move(object), payload = std::move(payload),
+                                   named = std::move(named)]() mutable {
+    object->seal(std::move(payload), std::move(named));
+  });
+}
 }  // namespace
 
 // --- routing ---------------------------------------------------------------------
@@ -185,7 +196,13 @@ bool Cluster::fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref) {
   if (ref->ready() && !ref->error() && ref->payload().size() <= inline_limit) {
     auto p = ref->payload();
     b.setInline(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
-    return true;
+    const auto& nested = ref->nested();
+    auto list = b.initNestedRefs(static_cast<unsigned>(nested.size()));
+    bool all_inline = true;
+    for (unsigned i = 0; i < nested.size(); ++i) {
+      if (!fill_ref(list[i], nested[i])) all_inline = false;
+    }
+    return all_inline;
   }
   // Pulled from here: findable by id while whatever names it here lives.
   ref->mark_exported();
@@ -233,7 +250,9 @@ ObjectHandle Cluster::materialize(wire::RefArg::Reader ref) {
     try {
       PayloadBuffer buf = store.allocate(data.size(), id);
       std::memcpy(buf.bytes().data(), data.begin(), data.size());
-      handle->seal(std::move(buf));
+      std::vector<ObjectHandle> named;
+      for (auto n : ref.getNestedRefs()) named.push_back(materialize(n));
+      seal_once_named_arrive(handle, std::move(buf), std::move(named));
     } catch (...) {
       handle->seal_error(std::current_exception());
     }
@@ -448,6 +467,9 @@ void Cluster::pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::
               p->size = r.getTotalSize();
               p->next = std::min(chunk_size, p->size);
               p->buffer = node_.store().allocate(p->size, p->id);
+              if (p->nested.empty()) {  // a result's come with it; others with the first chunk
+                for (auto n : r.getNestedRefs()) p->nested.push_back(materialize(n));
+              }
             }
             if (offset + data.size() > p->size) {
               throw KJ_EXCEPTION(FAILED, "pulled chunk past the object's end");
@@ -455,7 +477,7 @@ void Cluster::pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::
             std::memcpy(p->buffer.bytes().data() + offset, data.begin(), data.size());
             p->done += data.size();
             if (p->done == p->size) {
-              p->into->seal(std::move(p->buffer), std::move(p->nested));
+              seal_once_named_arrive(p->into, std::move(p->buffer), std::move(p->nested));
               return;
             }
             while (p->in_flight < chunks_in_flight && p->next < p->size) {

@@ -70,7 +70,8 @@ kj::Promise<void> PeerService::pullObject(PullObjectContext context) {
       delete self;
     };
     if (!object->add_waiter(wait)) wait->notify(wait);
-    return paf.promise.then([context, object]() mutable { return answer_pull(context, object); });
+    return paf.promise.then(
+        [this, context, object]() mutable { return answer_pull(context, object); });
   }
   return answer_pull(context, object);
 }
@@ -86,6 +87,11 @@ kj::Promise<void> PeerService::answer_pull(PullObjectContext context, const Obje
   const std::uint64_t length = std::min<std::uint64_t>(params.getLength(), payload.size() - offset);
   auto results = context.getResults();
   results.setTotalSize(payload.size());
+  if (offset == 0) {
+    const auto& nested = object->nested();
+    auto list = results.initNestedRefs(static_cast<unsigned>(nested.size()));
+    for (unsigned i = 0; i < nested.size(); ++i) cluster_.fill_ref(list[i], nested[i]);
+  }
   auto chunk = payload.subspan(offset, length);
   if (object->in_arena()) {
     // Written from the arena without a copy. The arena stays mapped while

@@ -36,7 +36,7 @@ class PeerService final : public wire::Peer::Server {
   kj::Promise<void> stop(StopContext context) override;
 
  private:
-  static kj::Promise<void> answer_pull(PullObjectContext context, const ObjectHandle& object);
+  kj::Promise<void> answer_pull(PullObjectContext context, const ObjectHandle& object);
   Cluster& cluster_;
 };
 

@@ -86,6 +86,29 @@ inline std::pair<weft::ObjectRef<int>, weft::ObjectRef<std::vector<std::uint8_t>
 }
 WEFT_REMOTE(cluster_put_pair);
 
+// A value (larger than travels inline) that names another object.
+using ClusterBigWithRef = std::pair<std::vector<std::uint8_t>, weft::ObjectRef<int>>;
+inline ClusterBigWithRef cluster_big_with_ref(std::uint64_t n, int value) {
+  return {cluster_bytes(n, 1), weft::put(value)};
+}
+WEFT_REMOTE(cluster_big_with_ref);
+
+using ClusterRefPair = std::pair<weft::ObjectRef<int>, weft::ObjectRef<std::vector<std::uint8_t>>>;
+
+// Reads objects through refs found inside another object's value:
+// {the int + the sum of the bytes, size of the big value, pid}.
+inline weft::Task<std::vector<std::uint64_t>> cluster_read_through(
+    weft::ObjectRef<ClusterRefPair> pair, weft::ObjectRef<ClusterBigWithRef> big) {
+  auto p = co_await pair;
+  auto b = co_await big;
+  std::uint64_t sum = static_cast<std::uint64_t>(co_await p.first);
+  for (auto x : co_await p.second) sum += x;
+  sum += static_cast<std::uint64_t>(co_await b.second);
+  co_return std::vector<std::uint64_t>{sum, b.first.size(),
+                                       static_cast<std::uint64_t>(cluster_pid())};
+}
+WEFT_REMOTE(cluster_read_through);
+
 // Submits cluster_bytes to node `where` and returns that ref unawaited: the
 // caller gets a ref owned here whose value is still being made elsewhere.
 inline std::vector<weft::ObjectRef<std::vector<std::uint8_t>>> cluster_bytes_via(

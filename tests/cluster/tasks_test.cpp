@@ -170,6 +170,29 @@ TEST_CASE("refs returned from another node outlive the task that made them") {
   CHECK(cluster.head().store().live_objects() == 0);
 }
 
+TEST_CASE("refs inside an object passed by ref are readable on another node") {
+  LocalCluster cluster(3);
+  const weft::NodeId a = cluster.worker_id(0), c = cluster.worker_id(1);
+  constexpr std::uint64_t mib = 1 << 20;
+
+  const auto seen =
+      cluster.head().run([&](weft::Runtime&) -> weft::Task<std::vector<std::uint64_t>> {
+        // A small object (sent inline) naming a small and a large one.
+        auto pair = weft::put(ClusterRefPair{weft::put(40), weft::put(cluster_bytes(mib, 2))});
+        // A large object (pulled) made on A, naming an object A put.
+        auto big = weft::submit<&cluster_big_with_ref>(on(a), 2 * mib, 2);
+        co_return co_await within(weft::submit<&cluster_read_through>(on(c), pair, big));
+      });
+
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0] == 40 + cluster_expected_sum(mib, 2) + 2);
+  CHECK(seen[1] == 2 * mib);
+  CHECK(static_cast<int>(seen[2]) == cluster.worker(1).pid());
+  const bool emptied = cluster.stores_empty_within(5s);
+  INFO(cluster.store_loads());
+  CHECK(emptied);
+}
+
 TEST_CASE("a node that joins late receives work") {
   LocalCluster cluster(2);
   const std::size_t late = cluster.add_worker();
