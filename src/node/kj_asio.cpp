@@ -185,6 +185,9 @@ class AsioTcpStream final : public kj::AsyncIoStream {
   // `done` bytes are already in the caller's buffer; `buffer` points past them.
   kj::Promise<size_t> read_loop(kj::byte* buffer, size_t min_bytes, size_t max_bytes, size_t done) {
     for (;;) {
+      // Also keeps memcpy from a zero-length read's null buffer (a peer's
+      // message may declare empty segments).
+      if (max_bytes == 0) return done;
       if (buffered_begin_ < buffered_end_) {
         size_t n = std::min(max_bytes, buffered_end_ - buffered_begin_);
         std::memcpy(buffer, read_buffer_.get() + buffered_begin_, n);
@@ -192,7 +195,6 @@ class AsioTcpStream final : public kj::AsyncIoStream {
         consumed(buffer, min_bytes, max_bytes, done, n);
         if (min_bytes == 0) return done;
       }
-      if (max_bytes == 0) return done;
       if (drained_) break;
       // Small reads go through the buffer, so a message's header and body
       // (and often the next message) come in one syscall.
