@@ -349,7 +349,7 @@ void Cluster::link_failed(NodeId node, const kj::Exception& e) {
 }
 
 void Cluster::with_peer(NodeId node, kj::Function<void(wire::Peer::Client&)> send) {
-  PeerLink& link = node == node_.node_id() && !is_head_ ? link_to(node) : link_to(node);
+  PeerLink& link = link_to(node);
   if (link.broken) return;
   KJ_IF_MAYBE (peer, link.peer) {
     send(*peer);
