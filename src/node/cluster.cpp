@@ -257,6 +257,7 @@ Cluster::PeerLink& Cluster::link_to(NodeId node) {
   if (!slot) {
     slot = std::make_unique<PeerLink>();
     slot->id = node;
+    slot->generation = ++link_generations_;
     if (node != 0) {
       std::string host;
       std::uint16_t port = 0;
@@ -271,7 +272,12 @@ Cluster::PeerLink& Cluster::link_to(NodeId node) {
       }
       slot->host = host;
       if (port == 0) {
+        // Not in the view (yet): what is sent now is dropped, and a later
+        // send, once the view knows the node, tries again.
         slot->broken = true;
+        tasks_->add(kj::evalLater([this, node, generation = slot->generation] {
+          if (live_link(node, generation) != nullptr) links_.erase(node);
+        }));
       } else {
         connect_link(*slot, host, port);
       }
@@ -280,12 +286,20 @@ Cluster::PeerLink& Cluster::link_to(NodeId node) {
   return *slot;
 }
 
+Cluster::PeerLink* Cluster::live_link(NodeId node, std::uint64_t generation) {
+  auto it = links_.find(node);
+  return it != links_.end() && it->second->generation == generation ? it->second.get() : nullptr;
+}
+
 void Cluster::connect_link(PeerLink& link, const std::string& host, std::uint16_t port) {
   const NodeId id = link.id;
+  const std::uint64_t gen = link.generation;
   asio::ip::tcp::endpoint endpoint(asio::ip::make_address(host), port);
   tasks_->add(connect_tcp(node_.reactor().context(), endpoint)
-                  .then([this, id](kj::Own<kj::AsyncIoStream> stream) {
-                    PeerLink& l = *links_[id];
+                  .then([this, id, gen](kj::Own<kj::AsyncIoStream> stream) -> kj::Promise<void> {
+                    PeerLink* live = live_link(id, gen);
+                    if (live == nullptr) return kj::READY_NOW;  // replaced or dropped meanwhile
+                    PeerLink& l = *live;
                     l.stream = kj::mv(stream);
                     l.network = kj::heap<capnp::TwoPartyVatNetwork>(
                         *l.stream, capnp::rpc::twoparty::Side::CLIENT, reader_options());
@@ -298,32 +312,35 @@ void Cluster::connect_link(PeerLink& link, const std::string& host, std::uint16_
                     auto gate = l.rpc->bootstrap(vat_id).castAs<wire::Gate>();
                     auto req = gate.helloRequest();
                     fill_hello(req.initHello());
-                    tasks_->add(l.network->onDisconnect().then([this, id] {
-                      link_failed(id, KJ_EXCEPTION(DISCONNECTED, "peer connection closed"));
+                    tasks_->add(l.network->onDisconnect().then([this, id, gen] {
+                      link_failed(id, gen, KJ_EXCEPTION(DISCONNECTED, "peer connection closed"));
                     }));
-                    return req.send().then([this, id](capnp::Response<wire::Gate::HelloResults> r) {
-                      PeerLink& ready = *links_[id];
-                      ready.peer = r.getPeer();
-                      ready.head = r.getHead();
-                      reported_lost_.erase(id);
-                      if (id == 0) {
-                        register_with_head(r.getHead());
-                      } else {
-                        connect_frames(id, r.getStreamPort());
-                      }
-                      auto waiting = std::move(ready.waiting);
-                      KJ_IF_MAYBE (peer, ready.peer) {
-                        for (auto& send : waiting) send(*peer);
-                      }
-                    });
+                    return req.send().then(
+                        [this, id, gen](capnp::Response<wire::Gate::HelloResults> r) {
+                          PeerLink* answered = live_link(id, gen);
+                          if (answered == nullptr) return;
+                          PeerLink& ready = *answered;
+                          ready.peer = r.getPeer();
+                          ready.head = r.getHead();
+                          reported_lost_.erase(id);
+                          if (id == 0) {
+                            register_with_head(r.getHead());
+                          } else {
+                            connect_frames(id, r.getStreamPort());
+                          }
+                          auto waiting = std::move(ready.waiting);
+                          KJ_IF_MAYBE (peer, ready.peer) {
+                            for (auto& send : waiting) send(*peer);
+                          }
+                        });
                   })
-                  .catch_([this, id](kj::Exception&& e) { link_failed(id, e); }));
+                  .catch_([this, id, gen](kj::Exception&& e) { link_failed(id, gen, e); }));
 }
 
-void Cluster::link_failed(NodeId node, const kj::Exception& e) {
-  auto it = links_.find(node);
-  if (it == links_.end() || it->second->broken) return;
-  it->second->broken = true;
+void Cluster::link_failed(NodeId node, std::uint64_t generation, const kj::Exception& e) {
+  PeerLink* link = live_link(node, generation);
+  if (link == nullptr || link->broken) return;
+  link->broken = true;
   const std::string reason = e.getDescription().cStr();
   if (node == 0) {
     {
@@ -345,7 +362,9 @@ void Cluster::link_failed(NodeId node, const kj::Exception& e) {
     log(fmt::format("lost node {:x}: {}", node, reason));
   }
   // Forget the link so a later send reconnects if the node is still alive.
-  tasks_->add(kj::evalLater([this, node] { links_.erase(node); }));
+  tasks_->add(kj::evalLater([this, node, generation] {
+    if (live_link(node, generation) != nullptr) links_.erase(node);
+  }));
 }
 
 void Cluster::with_peer(NodeId node, kj::Function<void(wire::Peer::Client&)> send) {
@@ -425,10 +444,9 @@ void Cluster::broadcast_view() {
 void Cluster::publish_view() {
   // One broadcast carries every change made before it runs.
   if (publish_pending_.exchange(true, std::memory_order_acq_rel)) return;
-  node_.reactor().post([this] {
-    KjAsioEventPort::CompletionScope scope;
+  on_reactor([this] {
     publish_pending_.store(false, std::memory_order_release);
-    if (tasks_) broadcast_view();
+    broadcast_view();
   });
 }
 

@@ -91,6 +91,9 @@ class Cluster final : public ClusterLink {
   // and beside it the task stream (StreamFrame) once the Gate has let us in.
   struct PeerLink {
     NodeId id = 0;
+    // Tells this link from a later one to the same node: a connect or a
+    // failure that outlives its link must not touch the next.
+    std::uint64_t generation = 0;
     std::string host;
     kj::Own<kj::AsyncIoStream> stream;
     kj::Own<capnp::TwoPartyVatNetwork> network;
@@ -133,10 +136,12 @@ class Cluster final : public ClusterLink {
   void accept_loop();
   void on_inbound(kj::Own<kj::AsyncIoStream> stream);
   PeerLink& link_to(NodeId node);
+  // The link to `node` if it is still the one made as `generation`, else null.
+  PeerLink* live_link(NodeId node, std::uint64_t generation);
   void connect_link(PeerLink& link, const std::string& host, std::uint16_t port);
   // Runs `send` with the peer's capability once connected, in call order.
   void with_peer(NodeId node, kj::Function<void(wire::Peer::Client&)> send);
-  void link_failed(NodeId node, const kj::Exception& e);
+  void link_failed(NodeId node, std::uint64_t generation, const kj::Exception& e);
   void fill_hello(wire::Hello::Builder hello) const;
   // Task streams (cluster_streams.cpp).
   void stream_accept_loop();
@@ -168,6 +173,10 @@ class Cluster final : public ClusterLink {
     NodeId from = 0;
     ObjectId id;
     std::vector<ObjectHandle> nested;  // the objects the payload names
+    bool settled = false;              // `into` is sealed, or will be once what it names is here
+    // A pull dropped unfinished (its link failed before it was sent) fails
+    // its object rather than leave it pending forever.
+    ~Pull();
     PayloadBuffer buffer;
     std::uint64_t size = 0, next = 0, done = 0;
     unsigned in_flight = 0;
@@ -218,6 +227,15 @@ class Cluster final : public ClusterLink {
   NodeLoad local_load() const;
 
   // --- any thread -----------------------------------------------------------
+  // Runs `f` on the reactor inside KJ's loop, unless the cluster has stopped
+  // serving by then (a result sealed during shutdown, say).
+  template <typename F>
+  void on_reactor(F f) {
+    node_.reactor().post([this, f = std::move(f)]() mutable {
+      KjAsioEventPort::CompletionScope scope;
+      if (tasks_) f();
+    });
+  }
   // After the spec's ref arguments are sealed: runs it here or sends it.
   void route(TaskSpecPtr spec);
   NodeId pick_target(const TaskSpec& spec);
@@ -239,6 +257,7 @@ class Cluster final : public ClusterLink {
   TaskLogger task_logger_;
   kj::Own<kj::TaskSet> tasks_;
   std::map<NodeId, std::unique_ptr<PeerLink>> links_;
+  std::uint64_t link_generations_ = 0;
   std::set<NodeId> reported_lost_;  // logged as lost, not reconnected since
   std::vector<std::unique_ptr<Inbound>> inbound_;
   std::unique_ptr<ControlStore> store_;  // head only

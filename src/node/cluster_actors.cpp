@@ -104,8 +104,7 @@ Task<std::optional<ActorLocation>> Cluster::lookup_name(std::string name) {
 }
 
 void Cluster::forget_name(std::uint64_t actor_id) {
-  node_.reactor().post([this, actor_id] {
-    KjAsioEventPort::CompletionScope scope;
+  on_reactor([this, actor_id] {
     if (is_head_) {
       store_->mark_actor_dead(actor_id);
       return;
@@ -134,8 +133,7 @@ void Cluster::kill_remote(NodeId home, std::uint64_t actor_id) {
     std::lock_guard lock(mutex_);
     if (!alive_locked(home)) return;  // nothing left to tell
   }
-  node_.reactor().post([this, home, actor_id] {
-    KjAsioEventPort::CompletionScope scope;
+  on_reactor([this, home, actor_id] {
     with_peer(home, [actor_id](wire::Peer::Client& peer) {
       auto req = peer.killActorRequest();
       req.setActorId(actor_id);
@@ -182,8 +180,7 @@ Task<void> Cluster::remove_placement_group(std::uint64_t group_id) {
   // Like Ray's, removal is asynchronous: sent, not awaited. This node's later
   // requests reach the head after it on the same connection, so they see the
   // resources freed.
-  node_.reactor().post([this, group_id] {
-    KjAsioEventPort::CompletionScope scope;
+  on_reactor([this, group_id] {
     auto it = links_.find(0);
     if (it == links_.end()) return;
     KJ_IF_MAYBE (head, it->second->head) {

@@ -121,8 +121,10 @@ void Cluster::save_snapshot(bool stopping) {
   // TODO(perf): this encodes and writes on the reactor thread; fine for a
   // store of a few MiB, once a second at most.
   try {
+    // Read first: a change made while the file is written counts as unsaved.
+    const std::uint64_t changes = store_->changes();
     store_->save_snapshot(options_.snapshot);
-    saved_changes_ = store_->changes();
+    saved_changes_ = changes;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "weft: %s; trying again in a second\n", e.what());
   }

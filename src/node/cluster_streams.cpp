@@ -88,13 +88,14 @@ kj::Promise<void> Cluster::read_frames(InboundFrames& in) {
 
 void Cluster::connect_frames(NodeId node, std::uint16_t stream_port) {
   auto it = links_.find(node);
-  if (it == links_.end()) return;
+  if (it == links_.end() || it->second->frames) return;
+  const std::uint64_t gen = it->second->generation;
   asio::ip::tcp::endpoint endpoint(asio::ip::make_address(it->second->host), stream_port);
   tasks_->add(connect_tcp(node_.reactor().context(), endpoint)
-                  .then([this, node](kj::Own<kj::AsyncIoStream> stream) {
-                    auto found = links_.find(node);
-                    if (found == links_.end() || found->second->broken) return;
-                    PeerLink& link = *found->second;
+                  .then([this, node, gen](kj::Own<kj::AsyncIoStream> stream) {
+                    PeerLink* live = live_link(node, gen);
+                    if (live == nullptr || live->broken || live->frames) return;
+                    PeerLink& link = *live;
                     link.frames = kj::mv(stream);
                     auto hello = kj::heap<capnp::MallocMessageBuilder>();
                     auto h = hello->initRoot<wire::StreamFrame>().initHello();
@@ -104,7 +105,7 @@ void Cluster::connect_frames(NodeId node, std::uint16_t stream_port) {
                     auto waiting = std::move(link.frames_waiting);
                     for (auto& frame : waiting) write_frame(link, kj::mv(frame));
                   })
-                  .catch_([this, node](kj::Exception&& e) { link_failed(node, e); }));
+                  .catch_([this, node, gen](kj::Exception&& e) { link_failed(node, gen, e); }));
 }
 
 void Cluster::send_frame(NodeId node, kj::Own<capnp::MallocMessageBuilder> frame) {
@@ -120,13 +121,14 @@ void Cluster::send_frame(NodeId node, kj::Own<capnp::MallocMessageBuilder> frame
 void Cluster::write_frame(PeerLink& link, kj::Own<capnp::MallocMessageBuilder> frame) {
   kj::AsyncIoStream& stream = *link.frames;
   const NodeId node = link.id;
+  const std::uint64_t gen = link.generation;
   link.frame_writes =
       link.frame_writes
           .then([&stream, frame = kj::mv(frame)]() mutable {
             auto written = capnp::writeMessage(stream, *frame);
             return written.attach(kj::mv(frame));
           })
-          .eagerlyEvaluate([this, node](kj::Exception&& e) { link_failed(node, e); });
+          .eagerlyEvaluate([this, node, gen](kj::Exception&& e) { link_failed(node, gen, e); });
 }
 
 }  // namespace weft::detail

@@ -1,4 +1,5 @@
 // detail::Cluster: routing tasks, running them for other nodes, results, pulls.
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -171,12 +172,7 @@ void Cluster::enqueue(NodeId target, TaskSpecPtr spec) {
     ++sent_[target];
     schedule = !std::exchange(flush_scheduled_, true);
   }
-  if (schedule) {
-    node_.reactor().post([this] {
-      KjAsioEventPort::CompletionScope scope;
-      flush();
-    });
-  }
+  if (schedule) on_reactor([this] { flush(); });
 }
 
 void Cluster::flush() {
@@ -337,10 +333,7 @@ void Cluster::send_result(NodeId owner, ObjectHandle result) {
     results_out_[owner].push_back(std::move(result));
     if (std::exchange(results_flush_scheduled_, true)) return;
   }
-  node_.reactor().post([this] {
-    KjAsioEventPort::CompletionScope scope;
-    flush_results();
-  });
+  on_reactor([this] { flush_results(); });
 }
 
 void Cluster::flush_results() {
@@ -349,6 +342,11 @@ void Cluster::flush_results() {
     std::lock_guard lock(mutex_);
     out.swap(results_out_);
     results_flush_scheduled_ = false;
+    // An owner the view lists as dead will never copy (nor free) what it is sent.
+    std::erase_if(out, [this](const auto& entry) {
+      return std::any_of(view_.nodes.begin(), view_.nodes.end(),
+                         [&](const NodeView& n) { return n.info.id == entry.first && !n.alive; });
+    });
   }
   for (auto& [owner_id, items] : out) {
     auto frame = kj::heap<capnp::MallocMessageBuilder>();
@@ -392,11 +390,15 @@ void Cluster::receive_results(capnp::List<wire::TaskResult>::Reader results) {
     RemoteTask task;
     {
       std::lock_guard lock(mutex_);
-      auto it = remote_tasks_.find(id);
-      if (it == remote_tasks_.end()) continue;  // a late duplicate after a retry
-      task = std::move(it->second);
-      remote_tasks_.erase(it);
-      if (auto s = sent_.find(task.target); s != sent_.end() && s->second > 0) --s->second;
+      if (auto it = remote_tasks_.find(id); it != remote_tasks_.end()) {
+        task = std::move(it->second);
+        remote_tasks_.erase(it);
+        if (auto s = sent_.find(task.target); s != sent_.end() && s->second > 0) --s->second;
+      }
+    }
+    if (!task.spec) {  // a late duplicate after a retry: let its holder go
+      if (const NodeId holder = r.getHolder(); holder != 0) free_held(holder, id);
+      continue;
     }
     ObjectHandle& result = task.spec->result;
     std::vector<ObjectHandle> nested;
@@ -405,10 +407,7 @@ void Cluster::receive_results(capnp::List<wire::TaskResult>::Reader results) {
       std::vector<ObjectHandle> copying = nested;
       copying.push_back(result);
       when_sealed(std::move(copying), [this, holder, id] {
-        node_.reactor().post([this, holder, id] {
-          KjAsioEventPort::CompletionScope scope;
-          free_held(holder, id);
-        });
+        on_reactor([this, holder, id] { free_held(holder, id); });
       });
     }
     switch (r.which()) {
@@ -431,6 +430,14 @@ void Cluster::receive_results(capnp::List<wire::TaskResult>::Reader results) {
         break;
     }
   }
+}
+
+Cluster::Pull::~Pull() {
+  if (settled || !into) return;
+  into->seal_error(std::make_exception_ptr(
+      TransportError(TransportError::Kind::disconnected,
+                     fmt::format("the connection to node {:x} failed before object {} was copied",
+                                 from, id.to_string()))));
 }
 
 void Cluster::free_held(NodeId holder, ObjectId id) {
@@ -477,6 +484,7 @@ void Cluster::pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::
             std::memcpy(p->buffer.bytes().data() + offset, data.begin(), data.size());
             p->done += data.size();
             if (p->done == p->size) {
+              p->settled = true;
               seal_once_named_arrive(p->into, std::move(p->buffer), std::move(p->nested));
               return;
             }
@@ -488,6 +496,7 @@ void Cluster::pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::
           })
           .catch_([p](kj::Exception&& e) {
             if (std::exchange(p->failed, true)) return;
+            p->settled = true;
             p->into->seal_error(std::make_exception_ptr(TransportError(e)));
           }));
 }
