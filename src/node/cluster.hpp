@@ -30,6 +30,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -166,6 +167,7 @@ class Cluster final : public ClusterLink {
   void watch_result(ObjectHandle result, std::vector<ObjectHandle> pulling);
   void send_result(NodeId owner, ObjectHandle result);  // any thread
   void flush_results();
+  void send_results(NodeId owner, std::span<const ObjectHandle> results);
   void receive_results(capnp::List<wire::TaskResult>::Reader results);
   // A large object being copied here in chunks.
   struct Pull {

@@ -20,6 +20,34 @@ constexpr std::size_t inline_limit = 100 * 1024;
 constexpr std::uint64_t chunk_size = 4 << 20;
 constexpr unsigned chunks_in_flight = 4;
 
+// Frames stay far below a node's 512 MiB read limit however large a batch
+// grows: a batch goes out in runs of at most this many inline bytes.
+constexpr std::size_t frame_budget = 32 << 20;
+
+// The bytes `object` adds to a frame when sent inline (0 when it is pulled).
+std::size_t inline_bytes(const ObjectHandle& object) {
+  if (!object->ready() || object->error()) return 0;
+  const std::size_t size = object->payload().size();
+  return size <= inline_limit ? size : 0;
+}
+
+// Calls `send(begin, end)` for consecutive runs of `items` whose weights
+// add up to at most frame_budget (a heavier single item goes alone).
+template <typename T, typename Weight, typename Send>
+void in_frames(const std::vector<T>& items, Weight weight, Send send) {
+  std::size_t begin = 0, bytes = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::size_t w = weight(items[i]);
+    if (i > begin && bytes + w > frame_budget) {
+      send(begin, i);
+      begin = i;
+      bytes = 0;
+    }
+    bytes += w;
+  }
+  if (begin < items.size()) send(begin, items.size());
+}
+
 // Calls `done()` once every object in `objects` is sealed: at once if they
 // are, else on the thread that seals the last.
 template <typename F>
@@ -184,7 +212,18 @@ void Cluster::flush() {
   }
   std::map<NodeId, std::vector<TaskSpec*>> by_target;
   for (auto& o : batch) by_target[o.target].push_back(o.spec);
-  for (auto& [target, specs] : by_target) send_tasks(target, std::move(specs));
+  auto weight = [](const TaskSpec* spec) {
+    std::size_t bytes = 256 + spec->args.bytes().size();
+    for (const auto& r : spec->refs) bytes += inline_bytes(r);
+    for (const auto& r : spec->nested_refs) bytes += inline_bytes(r);
+    return bytes;
+  };
+  for (auto& [target, specs] : by_target) {
+    in_frames(specs, weight, [&, node = target](std::size_t begin, std::size_t end) {
+      send_tasks(node, {specs.begin() + static_cast<std::ptrdiff_t>(begin),
+                        specs.begin() + static_cast<std::ptrdiff_t>(end)});
+    });
+  }
 }
 
 bool Cluster::fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref) {
@@ -348,38 +387,48 @@ void Cluster::flush_results() {
                          [&](const NodeView& n) { return n.info.id == entry.first && !n.alive; });
     });
   }
+  auto weight = [](const ObjectHandle& result) {
+    std::size_t bytes = 128 + inline_bytes(result);
+    for (const auto& n : result->nested()) bytes += inline_bytes(n);
+    return bytes;
+  };
   for (auto& [owner_id, items] : out) {
-    auto frame = kj::heap<capnp::MallocMessageBuilder>();
-    auto list =
-        frame->initRoot<wire::StreamFrame>().initResults(static_cast<unsigned>(items.size()));
-    for (unsigned i = 0; i < items.size(); ++i) {
-      const ObjectHandle& r = items[i];
-      auto b = list[i];
-      to_wire(b.initId(), r->id());
-      bool held = false;
-      if (r->error()) {
-        to_wire(b.initFailure(), r->error());
-      } else if (r->payload().size() <= inline_limit) {
-        auto p = r->payload();
-        b.setValue(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
-      } else {
-        r->mark_exported();
-        b.setStoredAt(node_.node_id());
-        held = true;
-      }
-      b.setSize(r->payload().size());
-      const auto& nested = r->nested();
-      auto nested_list = b.initNestedRefs(static_cast<unsigned>(nested.size()));
-      for (unsigned j = 0; j < nested.size(); ++j) {
-        if (!fill_ref(nested_list[j], nested[j])) held = true;
-      }
-      if (held) {
-        held_for_owner_[r->id()] = r;
-        b.setHolder(node_.node_id());
-      }
-    }
-    send_frame(owner_id, kj::mv(frame));
+    in_frames(items, weight, [&, owner = owner_id](std::size_t begin, std::size_t end) {
+      send_results(owner, std::span<const ObjectHandle>(items).subspan(begin, end - begin));
+    });
   }
+}
+
+void Cluster::send_results(NodeId owner, std::span<const ObjectHandle> items) {
+  auto frame = kj::heap<capnp::MallocMessageBuilder>();
+  auto list = frame->initRoot<wire::StreamFrame>().initResults(static_cast<unsigned>(items.size()));
+  for (unsigned i = 0; i < items.size(); ++i) {
+    const ObjectHandle& r = items[i];
+    auto b = list[i];
+    to_wire(b.initId(), r->id());
+    bool held = false;
+    if (r->error()) {
+      to_wire(b.initFailure(), r->error());
+    } else if (r->payload().size() <= inline_limit) {
+      auto p = r->payload();
+      b.setValue(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
+    } else {
+      r->mark_exported();
+      b.setStoredAt(node_.node_id());
+      held = true;
+    }
+    b.setSize(r->payload().size());
+    const auto& nested = r->nested();
+    auto nested_list = b.initNestedRefs(static_cast<unsigned>(nested.size()));
+    for (unsigned j = 0; j < nested.size(); ++j) {
+      if (!fill_ref(nested_list[j], nested[j])) held = true;
+    }
+    if (held) {
+      held_for_owner_[r->id()] = r;
+      b.setHolder(node_.node_id());
+    }
+  }
+  send_frame(owner, kj::mv(frame));
 }
 
 // --- the owning side --------------------------------------------------------------
