@@ -20,15 +20,9 @@
 // loopback_gigabytes (blocking TCP streaming between two threads). As in
 // microbench, each metric runs a short warm-up, then a few fixed time slices,
 // and reports the best slice.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -39,13 +33,14 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include <weft/weft.hpp>
 
+#include "loopback.hpp"
 #include "results.hpp"
+#include "timing.hpp"
 
 #include "node/child_process.hpp"
 
@@ -113,25 +108,18 @@ WEFT_REMOTE(cluster_bench_groups);
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-template <typename T>
-void keep(const T& value) {
-  asm volatile("" : : "g"(&value) : "memory");
-}
-
-double seconds_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
+using weft_bench::Clock;
+using weft_bench::keep;
+using weft_bench::rate_in_coroutine;
+using weft_bench::rate_on_thread;
+using weft_bench::seconds_between;
+using weft_bench::timing;
 
 // ---------------------------------------------------------------------------
 // Configuration and results.
 
 struct Config {
   std::string filter;
-  double warmup_s = 0.25;
-  double slice_s = 0.3;
-  int reps = 5;
   std::size_t sync_batch = 500;  // operations per body call for one-at-a-time metrics
   std::size_t async_batch = 10'000;
   std::size_t object_bytes = std::size_t{1} << 30;
@@ -155,189 +143,18 @@ void report(std::string metric, double value, std::string unit) {
 }
 
 // ---------------------------------------------------------------------------
-// Timing (as in microbench): a body does some operations and returns how
-// many; the rate is operations per second over a slice, best of `reps`.
+// The machine's limits (loopback.hpp), measured in the same run.
 
-template <typename Body>
-weft::Task<double> rate_in_coroutine(Body body) {
-  weft::Executor& executor = *weft::current_executor();
-  const auto warm_end = Clock::now() + std::chrono::duration<double>(g_config.warmup_s);
-  do {
-    keep(co_await body());
-    co_await weft::resume_on(executor);
-  } while (Clock::now() < warm_end);
-  double best = 0;
-  for (int r = 0; r < g_config.reps; ++r) {
-    std::uint64_t ops = 0;
-    const auto t0 = Clock::now();
-    auto t = t0;
-    do {
-      ops += co_await body();
-      co_await weft::resume_on(executor);
-      t = Clock::now();
-    } while (seconds_between(t0, t) < g_config.slice_s);
-    best = std::max(best, static_cast<double>(ops) / seconds_between(t0, t));
-  }
-  co_return best;
-}
-
-template <typename Body>
-double rate_on_thread(Body body) {
-  const auto warm_end = Clock::now() + std::chrono::duration<double>(g_config.warmup_s);
-  do {
-    keep(body());
-  } while (Clock::now() < warm_end);
-  double best = 0;
-  for (int r = 0; r < g_config.reps; ++r) {
-    std::uint64_t ops = 0;
-    const auto t0 = Clock::now();
-    auto t = t0;
-    do {
-      ops += body();
-      t = Clock::now();
-    } while (seconds_between(t0, t) < g_config.slice_s);
-    best = std::max(best, static_cast<double>(ops) / seconds_between(t0, t));
-  }
-  return best;
-}
-
-// ---------------------------------------------------------------------------
-// The machine's limits: plain blocking TCP over 127.0.0.1 between two threads.
-
-class Socket {
- public:
-  explicit Socket(int fd = -1) noexcept : fd_(fd) {}
-  Socket(Socket&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Socket& operator=(Socket&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~Socket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int fd() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
-
-[[noreturn]] void fail(const char* what) {
-  throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
-}
-
-// A connected pair over 127.0.0.1, both ends with TCP_NODELAY.
-std::pair<Socket, Socket> tcp_pair() {
-  Socket listener(::socket(AF_INET, SOCK_STREAM, 0));
-  if (listener.fd() < 0) fail("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(listener.fd(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) fail("bind");
-  if (::listen(listener.fd(), 1) != 0) fail("listen");
-  socklen_t len = sizeof addr;
-  if (::getsockname(listener.fd(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    fail("getsockname");
-  }
-  Socket client(::socket(AF_INET, SOCK_STREAM, 0));
-  if (client.fd() < 0) fail("socket");
-  if (::connect(client.fd(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) fail("connect");
-  Socket server(::accept(listener.fd(), nullptr, nullptr));
-  if (server.fd() < 0) fail("accept");
-  const int one = 1;
-  for (int fd : {client.fd(), server.fd()}) {
-    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) fail("TCP_NODELAY");
-  }
-  return {std::move(client), std::move(server)};
-}
-
-// False at end of stream.
-bool read_full(int fd, void* data, std::size_t n) {
-  auto* p = static_cast<char*>(data);
-  while (n > 0) {
-    const ssize_t got = ::recv(fd, p, n, 0);
-    if (got == 0) return false;
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      fail("recv");
-    }
-    p += got;
-    n -= static_cast<std::size_t>(got);
-  }
-  return true;
-}
-
-// False if the peer went away.
-bool write_full(int fd, const void* data, std::size_t n) {
-  const auto* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t put = ::send(fd, p, n, MSG_NOSIGNAL);
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += put;
-    n -= static_cast<std::size_t>(put);
-  }
-  return true;
-}
-
-// Round trips of a 64-byte message: the floor under any remote call.
 void bench_loopback_rtt() {
   if (!wanted("loopback_rtt_us")) return;
-  auto [client, server] = tcp_pair();
-  constexpr std::size_t kMessage = 64;
-  std::thread echo([fd = server.fd()] {
-    char buf[kMessage];
-    while (read_full(fd, buf, sizeof buf)) {
-      if (!write_full(fd, buf, sizeof buf)) break;
-    }
-  });
-  char buf[kMessage] = {};
-  const double rate = rate_on_thread([&]() -> std::uint64_t {
-    for (std::size_t i = 0; i < g_config.sync_batch; ++i) {
-      if (!write_full(client.fd(), buf, sizeof buf) || !read_full(client.fd(), buf, sizeof buf)) {
-        throw std::runtime_error("loopback echo ended early");
-      }
-    }
-    return g_config.sync_batch;
-  });
-  ::shutdown(client.fd(), SHUT_WR);  // the echo thread sees end of stream
-  echo.join();
-  report("loopback_rtt_us", 1e6 / rate, "us");
+  report("loopback_rtt_us", 1e6 / weft_bench::loopback::round_trips_per_second(g_config.sync_batch),
+         "us");
 }
 
-// Streaming bandwidth: one thread writes 4 MiB at a time, this one reads.
 void bench_loopback_bandwidth() {
   if (!wanted("loopback_gigabytes")) return;
-  auto [writer_end, reader_end] = tcp_pair();
-  constexpr std::size_t kChunk = std::size_t{4} << 20;
-  std::atomic<bool> stop{false};
-  std::thread writer([fd = writer_end.fd(), &stop] {
-    const std::vector<char> chunk(kChunk, 'x');
-    while (!stop.load(std::memory_order_relaxed)) {
-      if (!write_full(fd, chunk.data(), chunk.size())) break;
-    }
-    ::shutdown(fd, SHUT_WR);
-  });
-  std::vector<char> buf(kChunk);
-  const double rate = rate_on_thread([&]() -> std::uint64_t {
-    std::size_t left = g_config.stream_bytes;
-    while (left > 0) {
-      const ssize_t got = ::recv(reader_end.fd(), buf.data(), std::min(left, buf.size()), 0);
-      if (got <= 0) {
-        if (got < 0 && errno == EINTR) continue;
-        throw std::runtime_error("loopback stream ended early");
-      }
-      left -= static_cast<std::size_t>(got);
-    }
-    return g_config.stream_bytes;
-  });
-  stop.store(true);
-  while (::recv(reader_end.fd(), buf.data(), buf.size(), 0) > 0) {
-  }
-  writer.join();
-  report("loopback_gigabytes", rate / 1e9, "GB/s");
+  report("loopback_gigabytes", weft_bench::loopback::bytes_per_second(g_config.stream_bytes) / 1e9,
+         "GB/s");
 }
 
 // ---------------------------------------------------------------------------
@@ -593,7 +410,7 @@ void print_table() {
   std::printf(
       "\n2 nodes (head in this process, 1 worker process), loopback TCP; best of %d slices of "
       "%.2f s after %.2f s warm-up; object %.0f MiB, best of %d; %u CPUs available\n",
-      g_config.reps, g_config.slice_s, g_config.warmup_s,
+      timing.reps, timing.slice_s, timing.warmup_s,
       static_cast<double>(g_config.object_bytes) / (1 << 20), g_config.object_reps,
       weft::available_cpus());
 }
@@ -659,9 +476,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--quick") {
-      g_config.warmup_s = 0;
-      g_config.slice_s = 0.01;
-      g_config.reps = 1;
+      timing.warmup_s = 0;
+      timing.slice_s = 0.01;
+      timing.reps = 1;
       g_config.sync_batch = 100;
       g_config.async_batch = 1000;
       g_config.object_bytes = std::size_t{64} << 20;

@@ -15,6 +15,7 @@
 #include <weft/weft.hpp>
 
 #include "results.hpp"
+#include "timing.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -49,26 +50,19 @@ WEFT_ACTOR(MicrobenchAsyncActor, &MicrobenchAsyncActor::inc_async);
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// Keeps `value` (and whatever wrote it) from being optimised away.
-template <typename T>
-void keep(const T& value) {
-  asm volatile("" : : "g"(&value) : "memory");
-}
-
-double seconds_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
+using weft_bench::Clock;
+using weft_bench::keep;
+using weft_bench::rate_in_coroutine;
+using weft_bench::rate_on_thread;
+using weft_bench::seconds_between;
+using weft_bench::slice_rate;
+using weft_bench::timing;
 
 // ---------------------------------------------------------------------------
 // Configuration and results.
 
 struct Config {
   std::string filter;
-  double warmup_s = 0.25;  // at least one body call either way
-  double slice_s = 0.3;
-  int reps = 5;
   std::size_t sync_batch = 1000;  // operations per body call for one-at-a-time metrics
   std::size_t async_batch = 10'000;
   std::size_t big_bytes = 100'000'000;
@@ -84,64 +78,6 @@ bool wanted(std::string_view metric) {
 
 void report(std::string metric, double value, std::string unit) {
   g_results.report(std::move(metric), value, std::move(unit));
-}
-
-// ---------------------------------------------------------------------------
-// Timing. A body does some operations and returns how many; the rate is
-// operations per second over a slice, best of `reps` slices.
-
-double best_of(const std::vector<double>& rates) {
-  return *std::max_element(rates.begin(), rates.end());
-}
-
-// A body that never suspends completes inside the co_await that started it;
-// without tail calls (-O0, sanitizers) each such body then nests a few stack
-// frames, so every body call is followed by a hop through the executor.
-template <typename Body>
-weft::Task<double> rate_in_coroutine(Body body) {
-  weft::Executor& executor = *weft::current_executor();
-  const auto warm_end = Clock::now() + std::chrono::duration<double>(g_config.warmup_s);
-  do {
-    keep(co_await body());
-    co_await weft::resume_on(executor);
-  } while (Clock::now() < warm_end);
-  std::vector<double> rates;
-  for (int r = 0; r < g_config.reps; ++r) {
-    std::uint64_t ops = 0;
-    const auto t0 = Clock::now();
-    auto t = t0;
-    do {
-      ops += co_await body();
-      co_await weft::resume_on(executor);
-      t = Clock::now();
-    } while (seconds_between(t0, t) < g_config.slice_s);
-    rates.push_back(static_cast<double>(ops) / seconds_between(t0, t));
-  }
-  co_return best_of(rates);
-}
-
-// Operations per second of `op` over one slice (no warm-up).
-template <typename Op>
-double slice_rate(Op op) {
-  std::uint64_t ops = 0;
-  const auto t0 = Clock::now();
-  auto t = t0;
-  do {
-    ops += op();
-    t = Clock::now();
-  } while (seconds_between(t0, t) < g_config.slice_s);
-  return static_cast<double>(ops) / seconds_between(t0, t);
-}
-
-template <typename Body>
-double rate_on_thread(Body body) {
-  const auto warm_end = Clock::now() + std::chrono::duration<double>(g_config.warmup_s);
-  do {
-    keep(body());
-  } while (Clock::now() < warm_end);
-  std::vector<double> rates;
-  for (int r = 0; r < g_config.reps; ++r) rates.push_back(slice_rate(body));
-  return best_of(rates);
 }
 
 // ---------------------------------------------------------------------------
@@ -297,14 +233,14 @@ void copy_bandwidth() {
     keep(ref);
     return src.size();
   };
-  const auto warm_end = Clock::now() + std::chrono::duration<double>(g_config.warmup_s);
+  const auto warm_end = Clock::now() + std::chrono::duration<double>(timing.warmup_s);
   do {
     if (want_memcpy) copy();
     if (want_put) put();
   } while (Clock::now() < warm_end);
   double best_copy = 0;
   double best_put = 0;
-  for (int r = 0; r < g_config.reps; ++r) {
+  for (int r = 0; r < timing.reps; ++r) {
     if (want_memcpy) best_copy = std::max(best_copy, slice_rate(copy));
     if (want_put) best_put = std::max(best_put, slice_rate(put));
   }
@@ -439,7 +375,7 @@ void print_table() {
                 ratio.c_str());
   }
   std::printf("\nbest of %d slices of %.2f s after %.2f s warm-up; %u CPUs available\n",
-              g_config.reps, g_config.slice_s, g_config.warmup_s, weft::available_cpus());
+              timing.reps, timing.slice_s, timing.warmup_s, weft::available_cpus());
 }
 
 int usage(const char* argv0, int rc) {
@@ -457,9 +393,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--quick") {
-      g_config.warmup_s = 0;
-      g_config.slice_s = 0.01;
-      g_config.reps = 1;
+      timing.warmup_s = 0;
+      timing.slice_s = 0.01;
+      timing.reps = 1;
       g_config.resume_batch = 100'000;
     } else if (arg == "--filter" && i + 1 < argc) {
       g_config.filter = argv[++i];
