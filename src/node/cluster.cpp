@@ -27,12 +27,6 @@ constexpr auto heartbeat_interval = std::chrono::milliseconds(50);
 constexpr auto view_interval = std::chrono::milliseconds(100);
 constexpr auto failure_timeout = std::chrono::milliseconds(1500);
 
-capnp::ReaderOptions reader_options() {
-  capnp::ReaderOptions o;
-  o.traversalLimitInWords = 64 * 1024 * 1024;  // 512 MiB: chunk replies and big batches
-  return o;
-}
-
 void log(const std::string& line) { std::fprintf(stderr, "weft: %s\n", line.c_str()); }
 }  // namespace
 
@@ -95,10 +89,10 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
   tasks_ = kj::heap<kj::TaskSet>(task_logger_);
   listener_ = kj::heap<TcpListener>(node_.reactor().context(), options.listen_port);
   port_ = listener_->port();
-  accept_loop();
+  accept_loop(*listener_, &Cluster::on_inbound);
   stream_listener_ = kj::heap<TcpListener>(node_.reactor().context(), std::uint16_t{0});
   stream_port_ = stream_listener_->port();
-  stream_accept_loop();
+  accept_loop(*stream_listener_, &Cluster::on_stream);
   timer_.emplace(node_.reactor().context());
   // From now on the head's view says which bundles this node holds; until
   // the first arrives, work placed in any group waits for it.
@@ -186,10 +180,10 @@ NodeLoad Cluster::local_load() const {
 
 // --- connections --------------------------------------------------------------
 
-void Cluster::accept_loop() {
-  tasks_->add(listener_->accept().then([this](kj::Own<kj::AsyncIoStream> stream) {
-    on_inbound(kj::mv(stream));
-    accept_loop();
+void Cluster::accept_loop(TcpListener& listener, AcceptHandler on_accept) {
+  tasks_->add(listener.accept().then([this, &listener, on_accept](kj::Own<kj::AsyncIoStream> s) {
+    (this->*on_accept)(kj::mv(s));
+    accept_loop(listener, on_accept);
   }));
 }
 

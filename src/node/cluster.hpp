@@ -134,7 +134,9 @@ class Cluster final : public ClusterLink {
   // --- reactor thread -------------------------------------------------------
   void start_on_reactor(const ClusterOptions& options);
   void stop_on_reactor();
-  void accept_loop();
+  using AcceptHandler = void (Cluster::*)(kj::Own<kj::AsyncIoStream>);
+  // Hands every connection `listener` accepts to `on_accept`.
+  void accept_loop(TcpListener& listener, AcceptHandler on_accept);
   void on_inbound(kj::Own<kj::AsyncIoStream> stream);
   PeerLink& link_to(NodeId node);
   // The link to `node` if it is still the one made as `generation`, else null.
@@ -145,7 +147,6 @@ class Cluster final : public ClusterLink {
   void link_failed(NodeId node, std::uint64_t generation, const kj::Exception& e);
   void fill_hello(wire::Hello::Builder hello) const;
   // Task streams (cluster_streams.cpp).
-  void stream_accept_loop();
   void on_stream(kj::Own<kj::AsyncIoStream> stream);
   kj::Promise<void> read_frames(InboundFrames& in);
   void connect_frames(NodeId node, std::uint16_t stream_port);
@@ -182,7 +183,6 @@ class Cluster final : public ClusterLink {
     PayloadBuffer buffer;
     std::uint64_t size = 0, next = 0, done = 0;
     unsigned in_flight = 0;
-    bool failed = false;
   };
   void pull(NodeId from, ObjectId id, ObjectHandle into, std::vector<ObjectHandle> nested = {});
   // Tells `holder` the result `id` and what it names are copied here.

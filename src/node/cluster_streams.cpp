@@ -5,17 +5,13 @@
 #include <fmt/format.h>
 
 #include "node/cluster.hpp"
+#include "node/wire.hpp"
 
 namespace weft::detail {
 
 namespace {
-// Frames carry batches of specs and results with inline values, as big as
-// the RPC messages they replaced; a hello is a token and an id.
-capnp::ReaderOptions frame_options() {
-  capnp::ReaderOptions o;
-  o.traversalLimitInWords = 64 * 1024 * 1024;  // 512 MiB
-  return o;
-}
+// A hello is a token and an id; frames get the limit of any message
+// (reader_options), as big as the RPC messages they replaced.
 capnp::ReaderOptions hello_options() {
   capnp::ReaderOptions o;
   o.traversalLimitInWords = 1024;
@@ -24,13 +20,6 @@ capnp::ReaderOptions hello_options() {
 }  // namespace
 
 // --- receiving ----------------------------------------------------------------------
-
-void Cluster::stream_accept_loop() {
-  tasks_->add(stream_listener_->accept().then([this](kj::Own<kj::AsyncIoStream> stream) {
-    on_stream(kj::mv(stream));
-    stream_accept_loop();
-  }));
-}
 
 void Cluster::on_stream(kj::Own<kj::AsyncIoStream> stream) {
   auto in = std::make_unique<InboundFrames>();
@@ -64,7 +53,7 @@ void Cluster::on_stream(kj::Own<kj::AsyncIoStream> stream) {
 }
 
 kj::Promise<void> Cluster::read_frames(InboundFrames& in) {
-  return capnp::tryReadMessage(*in.stream, frame_options())
+  return capnp::tryReadMessage(*in.stream, reader_options())
       .then([this, &in](kj::Maybe<kj::Own<capnp::MessageReader>> maybe) -> kj::Promise<void> {
         KJ_IF_MAYBE (message, maybe) {
           auto frame = (*message)->getRoot<wire::StreamFrame>();

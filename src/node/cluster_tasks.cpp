@@ -24,11 +24,15 @@ constexpr unsigned chunks_in_flight = 4;
 // grows: a batch goes out in runs of at most this many inline bytes.
 constexpr std::size_t frame_budget = 32 << 20;
 
-// The bytes `object` adds to a frame when sent inline (0 when it is pulled).
+// Whether `object` travels inside the message that names it (small and
+// sealed with a value) rather than being pulled.
+bool goes_inline(const ObjectHandle& object) {
+  return object->ready() && !object->error() && object->payload().size() <= inline_limit;
+}
+
+// The bytes `object` adds to a frame.
 std::size_t inline_bytes(const ObjectHandle& object) {
-  if (!object->ready() || object->error()) return 0;
-  const std::size_t size = object->payload().size();
-  return size <= inline_limit ? size : 0;
+  return goes_inline(object) ? object->payload().size() : 0;
 }
 
 // Calls `send(begin, end)` for consecutive runs of `items` whose weights
@@ -228,7 +232,7 @@ void Cluster::flush() {
 
 bool Cluster::fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref) {
   to_wire(b.initId(), ref->id());
-  if (ref->ready() && !ref->error() && ref->payload().size() <= inline_limit) {
+  if (goes_inline(ref)) {
     auto p = ref->payload();
     b.setInline(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
     const auto& nested = ref->nested();
@@ -409,7 +413,7 @@ void Cluster::send_results(NodeId owner, std::span<const ObjectHandle> items) {
     bool held = false;
     if (r->error()) {
       to_wire(b.initFailure(), r->error());
-    } else if (r->payload().size() <= inline_limit) {
+    } else if (goes_inline(r)) {
       auto p = r->payload();
       b.setValue(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
     } else {
@@ -517,7 +521,7 @@ void Cluster::pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::
       req.send()
           .then([this, p, peer, offset](capnp::Response<wire::Peer::PullObjectResults> r) mutable {
             --p->in_flight;
-            if (p->failed) return;
+            if (p->settled) return;
             auto data = r.getData();
             if (!p->buffer) {
               p->size = r.getTotalSize();
@@ -544,8 +548,7 @@ void Cluster::pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::
             }
           })
           .catch_([p](kj::Exception&& e) {
-            if (std::exchange(p->failed, true)) return;
-            p->settled = true;
+            if (std::exchange(p->settled, true)) return;
             p->into->seal_error(std::make_exception_ptr(TransportError(e)));
           }));
 }

@@ -7,12 +7,22 @@
 #include <string>
 #include <vector>
 
+#include <capnp/message.h>
+
 #include "weft.capnp.h"
 #include "weft/node/control_store.hpp"
 #include "weft/object/object_id.hpp"
 #include "weft/remote/options.hpp"
 
 namespace weft::detail {
+
+// Limits for reading any message or frame from another node: 512 MiB, room
+// for chunk replies and big batches.
+inline capnp::ReaderOptions reader_options() {
+  capnp::ReaderOptions o;
+  o.traversalLimitInWords = 64 * 1024 * 1024;
+  return o;
+}
 
 inline void to_wire(wire::ObjectId::Builder b, ObjectId id) {
   b.setOwner(id.owner);
