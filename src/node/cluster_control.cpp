@@ -15,10 +15,10 @@ capnp::Data::Reader bytes_of(const std::string& s) {
 }
 }  // namespace
 
-// --- key-value ------------------------------------------------------------------
-
 // On the head the (thread-safe) store is called in place, without a hop to
 // the reactor; elsewhere each call is one request to the head.
+
+// --- key-value ------------------------------------------------------------------
 
 Task<void> Cluster::kv_put(std::string key, std::string value) {
   if (is_head_) {
@@ -78,8 +78,8 @@ std::uint64_t Cluster::start_job_on_head(NodeId driver) {
 }
 
 Task<std::uint64_t> Cluster::start_job() {
+  if (is_head_) co_return start_job_on_head(node_.node_id());
   co_return co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<std::uint64_t> {
-    if (is_head_) return start_job_on_head(node_.node_id());
     auto req = head_client().startJobRequest();
     req.setDriverNode(node_.node_id());
     return req.send().then(
@@ -88,11 +88,11 @@ Task<std::uint64_t> Cluster::start_job() {
 }
 
 Task<void> Cluster::finish_job(std::uint64_t job_id) {
+  if (is_head_) {
+    store_->finish_job(job_id);
+    co_return;
+  }
   co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<void> {
-    if (is_head_) {
-      store_->finish_job(job_id);
-      return kj::READY_NOW;
-    }
     auto req = head_client().finishJobRequest();
     req.setJobId(job_id);
     return req.send().ignoreResult();

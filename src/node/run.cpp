@@ -28,7 +28,7 @@ constexpr const char* usage =
     "  --address HOST:PORT         the head to join (as a worker, or as this driver's node)\n"
     "  --port P                    where this node listens (default: any free port)\n"
     "  --token T                   cluster token (default: $WEFT_CLUSTER_TOKEN)\n"
-    "  --threads N                 executor threads (default: one per hardware thread)\n"
+    "  --threads N                 executor threads (default: one per available CPU)\n"
     "  --object-store-memory SIZE  object store arena, e.g. 512M or 2G (default: 30% of RAM)\n"
     "  --snapshot FILE             head: save the control store (KV, jobs, actors) to FILE\n"
     "                              and restore it from there at start\n"
