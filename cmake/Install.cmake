@@ -3,7 +3,8 @@
 #   find_package(weft REQUIRED)
 #   target_link_libraries(app PRIVATE weft::weft)
 #
-# Layout under the prefix: include/weft/** (.hpp and impl/*.ipp), lib/libweft.a,
+# Layout under the prefix: bin/weft (the cluster tool), include/weft/** (.hpp
+# and impl/*.ipp), lib/libweft.a,
 # lib/cmake/weft/{weftConfig,weftConfigVersion,weftTargets}.cmake.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -33,6 +34,9 @@ install(TARGETS weft weft_asio_install
         EXPORT weftTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+# The `weft` command (status, stop) belongs with the library: an installed
+# cluster is operated with it.
+install(TARGETS weft_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(EXPORT weftTargets
         NAMESPACE weft::
         DESTINATION ${WEFT_INSTALL_CMAKEDIR})
