@@ -408,6 +408,25 @@ TEST_CASE("spawning a second actor under a taken name throws weft::Error") {
   CHECK(eventually([&] { return node.live_actors() == 0; }));
 }
 
+TEST_CASE("max_restarts and max_task_retries are refused with UsageError until supported") {
+  weft::Node node(small_node());
+  const auto [restarts, retries] =
+      node.run([](weft::Runtime&) -> weft::Task<std::pair<std::exception_ptr, std::exception_ptr>> {
+        const weft::ActorOptions restarting{.max_restarts = 2};
+        const weft::ActorOptions retrying{.max_task_retries = 1};
+        auto a = co_await failure_of_awaitable(weft::spawn<ActorsCounter>(1).options(restarting));
+        auto b = co_await failure_of_awaitable(weft::spawn<ActorsCounter>(1).options(retrying));
+        co_return std::pair{a, b};
+      });
+  for (const auto& error : {restarts, retries}) {
+    auto e = caught_as<weft::UsageError>(error);
+    REQUIRE(e);
+    CHECK_THAT(e->what(),
+               Catch::Contains("not supported yet") && Catch::Contains("ActorDiedError"));
+  }
+  CHECK(node.live_actors() == 0);
+}
+
 TEST_CASE("killing an actor fails its later calls and frees its name") {
   weft::Node node(small_node());
   const auto [before, error, successor] =

@@ -93,6 +93,7 @@ struct ConstructorRegistration {
 
 template <typename T, typename Args>
 Task<ActorHandle<T>> spawn_actor(Runtime& rt, ActorOptions options, ActorArguments args) {
+  check_actor_options(options);
   auto record = co_await rt.create_actor(std::move(options), std::string(RemoteActor<T>::name),
                                          ConstructorRegistration<T, Args>::id, std::move(args));
   co_return ActorHandle<T>(std::move(record));

@@ -122,12 +122,20 @@ struct ActorOptions {
   int max_concurrency = 1;
   // Run on an OS thread of its own (for libraries with thread-local state).
   bool dedicated_thread = false;
+  // Not supported yet, and refused with UsageError when set: an actor whose
+  // node dies is not restarted and its calls are not re-sent; they fail with
+  // ActorDiedError (DESIGN §9 restarts arrive with the failure work).
   int max_restarts = 0;
   int max_task_retries = 0;
   SchedulingStrategy strategy = HybridStrategy{};
   // Live inside a placement group's bundle; overrides `strategy`.
   BundlePlacement placement;
 };
+
+namespace detail {
+// Throws UsageError for an option that would have no effect.
+void check_actor_options(const ActorOptions& options);
+}  // namespace detail
 
 static_assert(std::is_trivially_destructible_v<TaskOptions> &&
                   std::is_trivially_destructible_v<ActorOptions>,

@@ -50,4 +50,15 @@ bool operator==(const CustomResources& a, const CustomResources& b) noexcept {
          });
 }
 
+void detail::check_actor_options(const ActorOptions& options) {
+  // Accepting them would promise a recovery that does not happen.
+  if (options.max_restarts != 0 || options.max_task_retries != 0) {
+    throw UsageError(fmt::format(
+        "ActorOptions: max_restarts ({}) and max_task_retries ({}) are not supported yet: an "
+        "actor whose node dies is not restarted and its pending calls fail with "
+        "ActorDiedError; leave both at 0 and create a new actor when a call fails that way",
+        options.max_restarts, options.max_task_retries));
+  }
+}
+
 }  // namespace weft
