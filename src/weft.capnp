@@ -9,7 +9,7 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("weft::wire");
 
-const protocolVersion :UInt32 = 2;
+const protocolVersion :UInt32 = 3;
 
 struct ObjectId {
   owner @0 :UInt64;      # node that created the ref and counts its references
@@ -247,14 +247,14 @@ struct StreamFrame {
 interface Head {
   register @0 (info :NodeInfo) -> (nodeId :UInt64, view :ClusterView);
   heartbeat @1 (nodeId :UInt64, load :NodeLoad) -> ();
-  registerActor @2 (entry :ActorEntry) -> (error :Text);   # error: why the name is refused
+  registerActor @2 (entry :ActorEntry) -> ();   # refused (name taken) as an Error
   lookupActor @3 (name :Text) -> (found :Bool, entry :ActorEntry);
   updateActor @4 (entry :ActorEntry) -> ();
   kvPut @5 (key :Text, value :Data) -> ();     # fails past weft::kv_max_*_bytes
   kvGet @6 (key :Text) -> (found :Bool, value :Data);
   kvDelete @7 (key :Text) -> (existed :Bool);
   createPlacementGroup @8 (strategy :PlacementStrategy, bundles :List(Bundle))
-      -> (groupId :UInt64, nodes :List(UInt64), error :Text);   # error: why it cannot be placed
+      -> (groupId :UInt64, nodes :List(UInt64));   # refused as InfeasibleError or UsageError
   removePlacementGroup @9 (groupId :UInt64) -> ();
   startJob @10 (driverNode :UInt64) -> (jobId :UInt64);
   finishJob @11 (jobId :UInt64) -> ();

@@ -1,5 +1,6 @@
 // Compiles every non-template body of weft exactly once (Asio's separate
 // compilation model): the headers declare, these .ipp files define.
+#include "weft/core/impl/log.ipp"
 #include "weft/core/impl/pinned_executor.ipp"
 #include "weft/core/impl/reactor.ipp"
 #include "weft/core/impl/serial_executor.ipp"

@@ -65,6 +65,20 @@ class RetryableError : public Error {
   using Error::Error;
 };
 
+// A peer connection failed: reset, closed, refused, or a malformed exchange.
+// kind() says whether a retry elsewhere can help.
+class TransportError : public Error {
+ public:
+  enum class Kind { failed, overloaded, disconnected, unimplemented };
+
+  TransportError(Kind kind, const std::string& message) : Error(message), kind_(kind) {}
+
+  Kind kind() const noexcept { return kind_; }
+
+ private:
+  Kind kind_;
+};
+
 // An exception thrown inside a task or actor method, carried back to whoever
 // awaits the result. what() is the original message.
 class TaskError : public Error {

@@ -26,8 +26,6 @@ namespace {
 constexpr auto heartbeat_interval = std::chrono::milliseconds(50);
 constexpr auto view_interval = std::chrono::milliseconds(100);
 constexpr auto failure_timeout = std::chrono::milliseconds(1500);
-
-void log(const std::string& line) { std::fprintf(stderr, "weft: %s\n", line.c_str()); }
 }  // namespace
 
 std::unique_ptr<ClusterLink> make_cluster(Node& node, const ClusterOptions& options) {
@@ -47,7 +45,7 @@ void Cluster::start() {
     try {
       start_on_reactor(options_);
     } catch (const kj::Exception& e) {
-      failure = std::make_exception_ptr(TransportError(e));
+      failure = error_from_kj(e);
     } catch (...) {
       failure = std::current_exception();
     }
@@ -129,7 +127,7 @@ void Cluster::stop_on_reactor() {
 }
 
 void Cluster::TaskLogger::taskFailed(kj::Exception&& e) {
-  log(fmt::format("transport: {}", e.getDescription().cStr()));
+  log(LogLevel::warn, "transport: {}", describe(e));
 }
 
 NodeInfo Cluster::local_info() const {
@@ -335,7 +333,7 @@ void Cluster::link_failed(NodeId node, std::uint64_t generation, const kj::Excep
   PeerLink* link = live_link(node, generation);
   if (link == nullptr || link->broken) return;
   link->broken = true;
-  const std::string reason = e.getDescription().cStr();
+  const std::string reason = describe(e);
   if (node == 0) {
     {
       std::lock_guard lock(mutex_);
@@ -353,7 +351,7 @@ void Cluster::link_failed(NodeId node, std::uint64_t generation, const kj::Excep
   }
   // Said once per loss (sends retry the connection), and not after a stop.
   if (!stopping && reported_lost_.insert(node).second) {
-    log(fmt::format("lost node {:x}: {}", node, reason));
+    log(LogLevel::warn, "lost node {:x}: {}", node, reason);
   }
   // Forget the link so a later send reconnects if the node is still alive.
   tasks_->add(kj::evalLater([this, node, generation] {
@@ -412,7 +410,7 @@ void Cluster::head_tick() {
   const auto now = ControlStore::Clock::now();
   store_->heartbeat(node_.node_id(), local_load(), now);
   for (NodeId dead : store_->detect_failures(now, failure_timeout)) {
-    log(fmt::format("node {:x} missed its heartbeats: marked dead", dead));
+    log(LogLevel::warn, "node {:x} missed its heartbeats: marked dead", dead);
   }
   if (now - last_broadcast_ >= view_interval || store_->version() != broadcast_version_) {
     broadcast_view();

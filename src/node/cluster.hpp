@@ -39,6 +39,7 @@
 
 #include "node/kj_asio.hpp"
 #include "weft.capnp.h"
+#include "weft/core/log.hpp"
 #include "weft/node/control_store.hpp"
 #include "weft/node/node.hpp"
 

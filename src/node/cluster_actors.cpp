@@ -59,27 +59,20 @@ Task<std::shared_ptr<ActorRecord>> Cluster::create_remote_actor(NodeId target, A
 }
 
 Task<void> Cluster::register_name(ActorLocation where, std::string name) {
-  std::string refused;
+  ActorEntry e;
+  e.actor_id = where.actor_id;
+  e.name = name;
+  e.class_name = where.class_name;
+  e.node = where.home;
+  if (is_head_) {
+    store_->register_actor(e);
+    co_return;
+  }
   co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<void> {
-    ActorEntry e;
-    e.actor_id = where.actor_id;
-    e.name = name;
-    e.class_name = where.class_name;
-    e.node = where.home;
-    if (is_head_) {
-      try {
-        store_->register_actor(e);
-      } catch (const std::exception& ex) {
-        refused = ex.what();
-      }
-      return kj::READY_NOW;
-    }
     auto req = head_client().registerActorRequest();
     to_wire(req.initEntry(), e);
-    return req.send().then(
-        [&](capnp::Response<wire::Head::RegisterActorResults> r) { refused = r.getError(); });
+    return req.send().ignoreResult();
   });
-  if (!refused.empty()) throw Error(refused);
 }
 
 Task<std::optional<ActorLocation>> Cluster::lookup_name(std::string name) {
@@ -153,23 +146,18 @@ Task<PlacementGroup> Cluster::create_placement_group(PlacementStrategy strategy,
     publish_view();
     co_return group;
   }
-  // A refusal comes back as text (group id 0), so it can be thrown as the
-  // InfeasibleError it is rather than as a transport failure.
-  std::string refused;
-  PlacementGroup group = co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<PlacementGroup> {
+  // A refusal arrives as the InfeasibleError (or UsageError) the head threw.
+  co_return co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<PlacementGroup> {
     auto req = head_client().createPlacementGroupRequest();
     req.setStrategy(to_wire(strategy));
     to_wire(req.initBundles(static_cast<unsigned>(bundles.size())), bundles);
     return req.send().then(
         [&, strategy, bundles](capnp::Response<wire::Head::CreatePlacementGroupResults> r) {
-          refused = r.getError();
           PlacementGroup g{r.getGroupId(), strategy, bundles, {}};
           for (auto n : r.getNodes()) g.bundle_nodes.push_back(n);
           return g;
         });
   });
-  if (!refused.empty()) throw InfeasibleError(refused);
-  co_return group;
 }
 
 Task<void> Cluster::remove_placement_group(std::uint64_t group_id) {

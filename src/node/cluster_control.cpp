@@ -106,9 +106,9 @@ void Cluster::load_snapshot() {
   if (store_->load_snapshot(options_.snapshot)) {
     // Their drivers were connected to the old head, which is gone.
     for (const auto& job : store_->jobs()) store_->finish_job(job.job_id);
-    std::fprintf(stderr, "weft: control store restored from %s: %zu keys, %zu jobs, %zu actors\n",
-                 options_.snapshot.c_str(), store_->kv_keys().size(), store_->jobs().size(),
-                 store_->actors().size());
+    log(LogLevel::info, "control store restored from {}: {} keys, {} jobs, {} actors",
+        options_.snapshot, store_->kv_keys().size(), store_->jobs().size(),
+        store_->actors().size());
   }
   saved_changes_ = store_->changes();
 }
@@ -126,7 +126,7 @@ void Cluster::save_snapshot(bool stopping) {
     store_->save_snapshot(options_.snapshot);
     saved_changes_ = changes;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "weft: %s; trying again in a second\n", e.what());
+    log(LogLevel::warn, "{}; trying again in a second", e.what());
   }
 }
 

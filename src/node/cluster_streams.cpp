@@ -40,7 +40,7 @@ void Cluster::on_stream(kj::Own<kj::AsyncIoStream> stream) {
           .catch_([](kj::Exception&& e) {
             // A peer that went away is not news (link_failed reports node losses).
             if (e.getType() == kj::Exception::Type::DISCONNECTED) return;
-            std::fprintf(stderr, "weft: dropped a task stream: %s\n", e.getDescription().cStr());
+            log(LogLevel::warn, "dropped a task stream: {}", describe(e));
           })
           .then([this, raw] {
             // Not from inside its own promise: erase it on a later turn.

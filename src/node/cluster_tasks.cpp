@@ -549,7 +549,7 @@ void Cluster::pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::
           })
           .catch_([p](kj::Exception&& e) {
             if (std::exchange(p->settled, true)) return;
-            p->into->seal_error(std::make_exception_ptr(TransportError(e)));
+            p->into->seal_error(error_from_kj(e));
           }));
 }
 

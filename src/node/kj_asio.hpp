@@ -43,23 +43,19 @@
 
 namespace weft {
 
-// A peer connection failed: reset, closed, refused, or a malformed exchange.
-// what() carries KJ's description; kind() says whether a retry elsewhere can help.
-class TransportError : public Error {
- public:
-  enum class Kind { failed, overloaded, disconnected, unimplemented };
-
-  TransportError(Kind kind, const std::string& message) : Error(message), kind_(kind) {}
-  // Wraps a KJ exception, keeping its type and description.
-  explicit TransportError(const kj::Exception& e);
-
-  Kind kind() const noexcept { return kind_; }
-
- private:
-  Kind kind_;
-};
-
 namespace detail {
+
+// The one error convention on the wire. A node that refuses a request (or a
+// connection) fails it with refusal(e): a KJ exception whose description is
+// the weft error's kind and message, with nothing of KJ's own. The caller
+// turns any KJ exception back into what a user sees with error_from_kj: the
+// weft error the peer threw (UsageError, InfeasibleError, ...), or, for a
+// failure of the connection itself, TransportError; capnp's "remote
+// exception:" prefix and KJ's source expressions never reach a message.
+kj::Exception refusal(const std::exception& e);
+std::exception_ptr error_from_kj(const kj::Exception& e);
+// error_from_kj's message alone, for logs.
+std::string describe(const kj::Exception& e);
 
 // The kj::EventPort that lets a kj::EventLoop live inside an Asio io_context.
 // All members except wake() run on the io_context's (single) thread.
@@ -341,7 +337,7 @@ class KjCallAwaiter {
     }
   }
 
-  void fail(const kj::Exception& e) { error_ = std::make_exception_ptr(TransportError(e)); }
+  void fail(const kj::Exception& e) { error_ = error_from_kj(e); }
 
   Reactor& reactor_;
   F f_;
@@ -357,7 +353,7 @@ class KjCallAwaiter {
 // kj::Promise<T> (or a plain T), and completes with the promise's value on the
 // executor the awaiting coroutine ran on (on the reactor thread, outside KJ,
 // for a coroutine with no executor, as under sync_wait). A kj::Exception becomes
-// TransportError; any other exception f() throws arrives as it is. The reactor
+// the error error_from_kj makes of it; any other exception f() throws arrives as it is. The reactor
 // must have a KjLoop (ScopedKjLoop), else UsageError. T crosses threads:
 // return plain data, not KJ objects (promises, capabilities, streams).
 // Costs two thread hops (executor -> reactor -> executor).

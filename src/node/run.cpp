@@ -32,6 +32,8 @@ constexpr const char* usage =
     "  --object-store-memory SIZE  object store arena, e.g. 512M or 2G (default: 30% of RAM)\n"
     "  --snapshot FILE             head: save the control store (KV, jobs, actors) to FILE\n"
     "                              and restore it from there at start\n"
+    "  --log-level LEVEL           error, warn, info or debug (default: $WEFT_LOG_LEVEL, else "
+    "info)\n"
     "  --help                      this text\n";
 
 std::size_t parse_size(std::string_view flag, std::string_view text) {
@@ -80,6 +82,7 @@ NodeId random_node_id() {
 
 RunOptions parse_run_flags(int argc, char** argv) {
   RunOptions o;
+  o.log_level = log_level();
   bool head = false, worker = false, address = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -112,6 +115,14 @@ RunOptions parse_run_flags(int argc, char** argv) {
       o.token = std::string(value());
     } else if (arg == "--snapshot") {
       o.snapshot = std::string(value());
+    } else if (arg == "--log-level") {
+      const std::string_view name = value();
+      const auto level = parse_log_level(name);
+      if (!level) {
+        throw UsageError(
+            fmt::format("--log-level needs error, warn, info or debug, not '{}'", name));
+      }
+      o.log_level = *level;
     } else if (arg == "--help" || arg == "-h") {
       throw UsageError(usage);
     } else {
@@ -140,7 +151,15 @@ RunOptions parse_run_flags(int argc, char** argv) {
   if (o.mode != RunOptions::Mode::single) {
     o.node.id = random_node_id();
     if (o.token.empty()) {
-      if (o.mode != RunOptions::Mode::local_cluster && o.mode != RunOptions::Mode::head) {
+      // A local cluster's nodes are its own children, which inherit a fresh
+      // token; a long-lived head's token must be known to whoever joins, and
+      // it is never logged, so the user chooses it.
+      if (o.mode == RunOptions::Mode::head) {
+        throw UsageError(
+            "a head needs a cluster token for its workers to present: export "
+            "WEFT_CLUSTER_TOKEN=<secret> (e.g. $(openssl rand -hex 16)) or pass --token");
+      }
+      if (o.mode != RunOptions::Mode::local_cluster) {
         throw UsageError("joining a cluster needs its token: --token or WEFT_CLUSTER_TOKEN");
       }
       o.token = random_hex(16);
@@ -151,10 +170,9 @@ RunOptions parse_run_flags(int argc, char** argv) {
 
 namespace {
 void log_start(Node& node, const char* role) {
-  std::fprintf(stderr, "weft: %s %llx: %u executor threads, reactor on %s, object store %.1f GiB\n",
-               role, static_cast<unsigned long long>(node.id()),
-               static_cast<ThreadPool&>(node.executor()).size(), Reactor::backend_name(),
-               static_cast<double>(node.store().capacity()) / (1 << 30));
+  log(LogLevel::info, "{} {:x}: {} executor threads, reactor on {}, object store {:.1f} GiB", role,
+      node.id(), static_cast<ThreadPool&>(node.executor()).size(), Reactor::backend_name(),
+      static_cast<double>(node.store().capacity()) / (1 << 30));
 }
 
 // Runs the driver on a cluster node, as a job in the head's job table.
@@ -172,8 +190,7 @@ int run_job(Node& node, const Driver& driver) {
     sync_wait(cluster.finish_job(job));
   } catch (const std::exception& e) {
     // The head marks it finished anyway once this node is gone.
-    std::fprintf(stderr, "weft: could not tell the head that job %llu finished: %s\n",
-                 static_cast<unsigned long long>(job), e.what());
+    log(LogLevel::warn, "could not tell the head that job {} finished: {}", job, e.what());
   }
   if (failure) std::rethrow_exception(failure);
   return rc;
@@ -196,13 +213,15 @@ int run_local_cluster(const RunOptions& o, const Driver& driver) {
       args.push_back("--object-store-memory");
       args.push_back(std::to_string(o.node.store.capacity));
     }
+    args.push_back("--log-level");
+    args.push_back(std::string(log_level_name(o.log_level)));
     children.push_back(detail::ChildProcess::spawn_self(args, {"WEFT_CLUSTER_TOKEN=" + o.token}));
   }
   if (!node.cluster()->wait_for_nodes(o.local_nodes, std::chrono::seconds(30))) {
     throw Error(fmt::format("only {} of {} local nodes joined within 30 s",
                             node.cluster()->view().nodes.size(), o.local_nodes));
   }
-  std::fprintf(stderr, "weft: %u-node cluster up at 127.0.0.1:%u\n", o.local_nodes, port);
+  log(LogLevel::info, "{}-node cluster up at 127.0.0.1:{}", o.local_nodes, port);
   const int rc = run_job(node, driver);
   node.cluster()->stop_cluster();
   for (auto& child : children) {
@@ -220,6 +239,7 @@ int run(int argc, char** argv, Driver driver) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
   }
+  set_log_level(options.log_level);
   try {
     switch (options.mode) {
       case RunOptions::Mode::single: {
@@ -236,11 +256,12 @@ int run(int argc, char** argv, Driver driver) {
                             .token = options.token,
                             .snapshot = options.snapshot});
         log_start(node, "head");
-        std::fprintf(stderr,
-                     "weft: head listening on 127.0.0.1:%u\n"
-                     "weft: join with: WEFT_CLUSTER_TOKEN=%s <program> --worker --address "
-                     "127.0.0.1:%u\n",
-                     node.cluster()->port(), options.token.c_str(), node.cluster()->port());
+        // The token is a secret: never logged.
+        log(LogLevel::info, "head listening on 127.0.0.1:{}", node.cluster()->port());
+        log(LogLevel::info,
+            "join with: WEFT_CLUSTER_TOKEN=<the cluster token> <program> --worker --address "
+            "127.0.0.1:{}",
+            node.cluster()->port());
         node.cluster()->wait_until_stopped();
         return 0;
       }
@@ -261,10 +282,9 @@ int run(int argc, char** argv, Driver driver) {
       }
     }
   } catch (const TaskError& e) {
-    std::fprintf(stderr, "weft: driver failed: %s in %s: %s\n", e.type_name().c_str(),
-                 e.task_name().c_str(), e.what());
+    log(LogLevel::error, "driver failed: {} in {}: {}", e.type_name(), e.task_name(), e.what());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "weft: %s\n", e.what());
+    log(LogLevel::error, "{}", e.what());
   }
   return 1;
 }

@@ -13,14 +13,15 @@
 namespace weft::detail {
 
 namespace {
-// Runs `f` and turns a weft error into a KJ exception the caller sees as it is.
+// Runs `f`; an error it throws fails the request as a refusal, which the
+// caller rethrows as the same weft error.
 template <typename F>
 kj::Promise<void> answer(F&& f) {
   try {
     f();
     return kj::READY_NOW;
   } catch (const std::exception& e) {
-    return KJ_EXCEPTION(FAILED, e.what());
+    return refusal(e);
   }
 }
 }  // namespace
@@ -31,11 +32,10 @@ kj::Promise<void> GateService::hello(HelloContext context) {
   auto hello = context.getParams().getHello();
   if (std::string reason = cluster_.check_hello(hello); !reason.empty()) {
     const auto& info = hello.getInfo();
-    std::fprintf(stderr, "weft: refused a connection from %s:%u (pid %d): %s\n",
-                 info.getAddress().getHost().cStr(), info.getAddress().getPort(), info.getPid(),
-                 reason.c_str());
-    return KJ_EXCEPTION(FAILED,
-                        fmt::format("refused by node {:x}: {}", cluster_.node_.node_id(), reason));
+    log(LogLevel::warn, "refused a connection from {}:{} (pid {}): {}",
+        info.getAddress().getHost().cStr(), info.getAddress().getPort(), info.getPid(), reason);
+    return refusal(
+        Error(fmt::format("refused by node {:x}: {}", cluster_.node_.node_id(), reason)));
   }
   auto results = context.getResults();
   results.setPeer(kj::heap<PeerService>(cluster_));
@@ -52,8 +52,8 @@ kj::Promise<void> PeerService::pullObject(PullObjectContext context) {
   const ObjectId id = from_wire(params.getId());
   ObjectState* found = cluster_.node_.store().acquire_exported(id);
   if (found == nullptr) {
-    return KJ_EXCEPTION(FAILED, fmt::format("object {} is not held by node {:x}", id.to_string(),
-                                            cluster_.node_.node_id()));
+    return refusal(Error(fmt::format("object {} is not held by node {:x}", id.to_string(),
+                                     cluster_.node_.node_id())));
   }
   auto object = ObjectHandle::adopt(found);
   if (!object->ready()) {
@@ -80,7 +80,7 @@ kj::Promise<void> PeerService::answer_pull(PullObjectContext context, const Obje
   auto params = context.getParams();
   const ObjectId id = object->id();
   if (object->error()) {
-    return KJ_EXCEPTION(FAILED, fmt::format("object {} failed: it holds an error", id.to_string()));
+    return refusal(Error(fmt::format("object {} failed: it holds an error", id.to_string())));
   }
   auto payload = object->payload();
   const std::uint64_t offset = std::min<std::uint64_t>(params.getOffset(), payload.size());
@@ -137,19 +137,19 @@ kj::Promise<void> PeerService::createActor(CreateActorContext context) {
                  std::uint64_t ctor, std::vector<std::byte> a, std::vector<ObjectHandle> refs,
                  kj::Own<kj::CrossThreadPromiseFulfiller<void>> done) -> Task<void> {
     for (const auto& r : refs) co_await SealedAwaiter(r.get());
-    std::string failure;
+    kj::Maybe<kj::Exception> failure;
     try {
       auto record = co_await cluster.node_.create_local_actor(std::move(o), std::move(class_name),
                                                               ctor, std::move(a), actor_id);
       std::lock_guard lock(cluster.hosted_mutex_);
       cluster.hosted_actors_[record->id()] = std::move(record);
     } catch (const std::exception& e) {
-      failure = e.what();
+      failure = refusal(e);
     }
-    if (failure.empty()) {
-      done->fulfill();
+    KJ_IF_MAYBE (e, failure) {
+      done->reject(kj::mv(*e));
     } else {
-      done->reject(KJ_EXCEPTION(FAILED, failure));
+      done->fulfill();
     }
   };
   spawn_detached(
@@ -188,8 +188,7 @@ kj::Promise<void> PeerService::stop(StopContext) {
 kj::Promise<void> HeadService::register_(RegisterContext context) {
   const NodeInfo info = from_wire(context.getParams().getInfo());
   const NodeId id = store_.register_node(info, ControlStore::Clock::now());
-  std::fprintf(stderr, "weft: node %llx joined from %s:%u (pid %d)\n",
-               static_cast<unsigned long long>(id), info.host.c_str(), info.port, info.pid);
+  log(LogLevel::info, "node {:x} joined from {}:{} (pid {})", id, info.host, info.port, info.pid);
   auto results = context.getResults();
   results.setNodeId(id);
   cluster_.broadcast_view();
@@ -204,12 +203,7 @@ kj::Promise<void> HeadService::heartbeat(HeartbeatContext context) {
 }
 
 kj::Promise<void> HeadService::registerActor(RegisterActorContext context) {
-  try {
-    store_.register_actor(from_wire(context.getParams().getEntry()));
-  } catch (const std::exception& e) {
-    context.getResults().setError(e.what());
-  }
-  return kj::READY_NOW;
+  return answer([&] { store_.register_actor(from_wire(context.getParams().getEntry())); });
 }
 
 kj::Promise<void> HeadService::lookupActor(LookupActorContext context) {
@@ -267,18 +261,15 @@ kj::Promise<void> HeadService::kvKeys(KvKeysContext context) {
 
 kj::Promise<void> HeadService::createPlacementGroup(CreatePlacementGroupContext context) {
   auto params = context.getParams();
-  auto results = context.getResults();
-  try {
+  return answer([&] {
     PlacementGroup group = store_.create_placement_group(from_wire(params.getStrategy()),
                                                          from_wire(params.getBundles()));
+    auto results = context.getResults();
     results.setGroupId(group.id);
     auto nodes = results.initNodes(static_cast<unsigned>(group.bundle_nodes.size()));
     for (unsigned i = 0; i < group.bundle_nodes.size(); ++i) nodes.set(i, group.bundle_nodes[i]);
     cluster_.broadcast_view();  // the nodes learn their bundles now
-  } catch (const std::exception& e) {
-    results.setError(e.what());
-  }
-  return kj::READY_NOW;
+  });
 }
 
 kj::Promise<void> HeadService::removePlacementGroup(RemovePlacementGroupContext context) {

@@ -70,6 +70,9 @@ TEST_CASE(
   CHECK_FALSE(refused.timed_out);
   CHECK(refused.status != 0);
   CHECK(refused.output.find("wrong cluster token") != std::string::npos);
+  CHECK(refused.output.find("remote exception") == std::string::npos);
+  CHECK(refused.output.find("fmt::format") == std::string::npos);
+  CHECK(refused.output.find(cluster.token()) == std::string::npos);
   CHECK(cluster.view().nodes.size() == 2);
   CHECK(cluster.alive_nodes() == 2);
   CHECK(pids_of_head_and_first_worker(cluster) ==
@@ -126,6 +129,8 @@ TEST_CASE("weft with the wrong token is refused") {
   CHECK_FALSE(status.timed_out);
   CHECK(status.status != 0);
   CHECK(status.output.find("wrong cluster token") != std::string::npos);
+  CHECK(status.output.find("remote exception") == std::string::npos);
+  CHECK(status.output.find("fmt::format") == std::string::npos);
   CHECK(cluster.alive_nodes() == 2);
 }
 

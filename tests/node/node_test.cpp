@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <initializer_list>
 #include <latch>
 #include <stdexcept>
@@ -113,20 +114,37 @@ TEST_CASE("the usage text shows a single percent sign") {
 TEST_CASE("parse_run_flags picks the mode and rejects contradictory ones") {
   CHECK(parse_run({"--local-nodes", "3"}).mode == weft::RunOptions::Mode::local_cluster);
   CHECK(parse_run({"--local-nodes", "3"}).local_nodes == 3);
-  CHECK(parse_run({"--head"}).mode == weft::RunOptions::Mode::head);
+  CHECK(parse_run({"--head", "--token", "t"}).mode == weft::RunOptions::Mode::head);
   CHECK_THROWS_AS(parse_run({"--head", "--worker", "--address", "h:1"}), weft::UsageError);
   CHECK_THROWS_AS(parse_run({"--worker"}), weft::UsageError);
   CHECK_THROWS_AS(parse_run({"--address", "no-port"}), weft::UsageError);
 }
 
 TEST_CASE("parse_run_flags takes --snapshot for a head and refuses it for other nodes") {
-  CHECK(parse_run({"--head", "--snapshot", "/tmp/head.snap"}).snapshot == "/tmp/head.snap");
+  CHECK(parse_run({"--head", "--token", "t", "--snapshot", "/tmp/head.snap"}).snapshot ==
+        "/tmp/head.snap");
   CHECK(parse_run({"--local-nodes", "2", "--snapshot", "s"}).snapshot == "s");
-  CHECK(parse_run({"--head"}).snapshot.empty());
+  CHECK(parse_run({"--head", "--token", "t"}).snapshot.empty());
   CHECK_THROWS_WITH(parse_run({"--snapshot", "s"}), Catch::Contains("--snapshot is for the head"));
   CHECK_THROWS_WITH(parse_run({"--worker", "--address", "h:1", "--token", "t", "--snapshot", "s"}),
                     Catch::Contains("--snapshot is for the head"));
   CHECK_THROWS_AS(parse_run({"--head", "--snapshot"}), weft::UsageError);
+}
+
+TEST_CASE("a head without a cluster token is refused with how to set one, never printing one") {
+  unsetenv("WEFT_CLUSTER_TOKEN");
+  CHECK_THROWS_WITH(parse_run({"--head"}),
+                    Catch::Contains("export WEFT_CLUSTER_TOKEN=") && Catch::Contains("--token"));
+  // A local cluster's children inherit the token it makes up.
+  CHECK_FALSE(parse_run({"--local-nodes", "2"}).token.empty());
+}
+
+TEST_CASE("parse_run_flags takes --log-level by name and refuses other names") {
+  CHECK(parse_run({"--log-level", "debug"}).log_level == weft::LogLevel::debug);
+  CHECK(parse_run({"--log-level", "error"}).log_level == weft::LogLevel::error);
+  CHECK_THROWS_WITH(parse_run({"--log-level", "loud"}),
+                    Catch::Contains("error, warn, info or debug") && Catch::Contains("loud"));
+  CHECK_THROWS_AS(parse_run({"--log-level"}), weft::UsageError);
 }
 
 TEST_CASE("weft::run returns the driver's value") {

@@ -24,6 +24,7 @@
 #include <functional>
 #include <string>
 
+#include "weft/core/log.hpp"
 #include "weft/core/task.hpp"
 #include "weft/node/node.hpp"
 
@@ -40,7 +41,8 @@ struct RunOptions {
   std::uint16_t head_port = 0;
   std::uint16_t port = 0;
   std::string token;
-  std::string snapshot;  // --snapshot FILE; head only
+  std::string snapshot;                 // --snapshot FILE; head only
+  LogLevel log_level = LogLevel::info;  // --log-level, else $WEFT_LOG_LEVEL, else info
 };
 
 // Parses weft's flags; throws UsageError naming a bad flag.

@@ -146,7 +146,10 @@ Task<std::shared_ptr<detail::ActorRecord>> Node::create_local_actor(ActorOptions
     }
     if (!inserted) {
       record->kill();
-      throw Error(fmt::format("an actor named '{}' already exists", options.name.view()));
+      throw UsageError(
+          fmt::format("an actor named '{}' already exists on this node; choose another name, or "
+                      "get_actor('{}') to use the existing one",
+                      options.name.view(), options.name.view()));
     }
     if (cluster_) {
       std::exception_ptr taken;

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 
+#include "weft/core/log.hpp"
 #include "weft/remote/registry.hpp"
 
 namespace weft::detail {
@@ -27,8 +28,8 @@ bool register_remote(RegistryEntry entry) {
   const std::uint64_t id = fnv1a64(entry.name);
   auto [it, inserted] = r.entries.emplace(id, entry);
   if (!inserted && it->second.name != entry.name) {
-    std::fprintf(stderr, "weft: '%s' and '%s' hash to the same id; rename one\n",
-                 it->second.name.c_str(), entry.name.c_str());
+    log(LogLevel::error, "'{}' and '{}' hash to the same id; rename one", it->second.name,
+        entry.name);
     std::abort();
   }
   return true;
