@@ -150,6 +150,7 @@ struct NodeView {
   info @0 :NodeInfo;
   load @1 :NodeLoad;
   alive @2 :Bool;
+  left @3 :Bool;        # not alive because it left (a finished driver), not because it failed
 }
 
 # Also how each node learns the bundles it holds: it keeps exactly those the
@@ -261,4 +262,5 @@ interface Head {
   status @12 () -> (status :ClusterStatus);
   stopCluster @13 () -> ();
   kvKeys @14 (prefix :Text) -> (keys :List(Text));   # sorted
+  leave @15 (nodeId :UInt64) -> ();   # the node is ending normally: listed as left, not dead
 }

@@ -70,7 +70,38 @@ void Cluster::start() {
   }
 }
 
-Cluster::~Cluster() noexcept { stop_on_reactor_sync(); }
+Cluster::~Cluster() noexcept {
+  leave();
+  stop_on_reactor_sync();
+}
+
+void Cluster::leave() noexcept {
+  if (is_head_ || !kj_) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;  // the cluster stopped, or the head is gone
+    stopped_ = true;       // from now on a closing connection is expected
+  }
+  auto answered = std::make_shared<BlockingEvent>();
+  node_.reactor().post([this, answered] {
+    KjAsioEventPort::CompletionScope scope;
+    auto it = links_.find(0);
+    wire::Head::Client* head = nullptr;
+    if (tasks_ && it != links_.end()) {
+      KJ_IF_MAYBE (h, it->second->head) head = h;
+    }
+    if (head == nullptr) {
+      answered->set();
+      return;
+    }
+    auto req = head->leaveRequest();
+    req.setNodeId(node_.node_id());
+    tasks_->add(req.send().then([answered](auto&&) { answered->set(); },
+                                [answered](kj::Exception&&) { answered->set(); }));
+  });
+  // A head that does not answer declares this node dead after its timeout.
+  answered->wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+}
 
 void Cluster::stop_on_reactor_sync() {
   if (!kj_) return;
@@ -314,7 +345,6 @@ void Cluster::connect_link(PeerLink& link, const std::string& host, std::uint16_
                           PeerLink& ready = *answered;
                           ready.peer = r.getPeer();
                           ready.head = r.getHead();
-                          reported_lost_.erase(id);
                           if (id == 0) {
                             register_with_head(r.getHead());
                           } else {
@@ -344,15 +374,9 @@ void Cluster::link_failed(NodeId node, std::uint64_t generation, const kj::Excep
     release_bundles();
     return;
   }
-  bool stopping = false;
-  {
-    std::lock_guard lock(mutex_);
-    stopping = stopped_;
-  }
-  // Said once per loss (sends retry the connection), and not after a stop.
-  if (!stopping && reported_lost_.insert(node).second) {
-    log(LogLevel::warn, "lost node {:x}: {}", node, reason);
-  }
+  // A connection is not a node: whether the node is dead is the head's call
+  // (adopt_view says so), and a node that stops or leaves closes its own.
+  log(LogLevel::debug, "connection to node {:x} closed: {}", node, reason);
   // Forget the link so a later send reconnects if the node is still alive.
   tasks_->add(kj::evalLater([this, node, generation] {
     if (live_link(node, generation) != nullptr) links_.erase(node);
@@ -450,7 +474,12 @@ void Cluster::adopt_view(ClusterView v) {
     for (const auto& old : view_.nodes) {
       if (!old.alive) continue;
       for (const auto& n : v.nodes) {
-        if (n.info.id == old.info.id && !n.alive) died.push_back(n.info.id);
+        if (n.info.id != old.info.id || n.alive) continue;
+        died.push_back(n.info.id);
+        // The head logs its own verdicts (head_tick, HeadService::leave).
+        if (!is_head_ && !n.left) {
+          log(LogLevel::warn, "node {:x} is dead: the head stopped hearing from it", n.info.id);
+        }
       }
     }
     view_ = std::move(v);

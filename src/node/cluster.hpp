@@ -29,7 +29,6 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -202,6 +201,10 @@ class Cluster final : public ClusterLink {
   void save_snapshot(bool stopping);
   // Head only: records a driver on `driver` as started now; its job id.
   std::uint64_t start_job_on_head(NodeId driver);
+  // A node other than the head that ends while its cluster runs tells the
+  // head (waiting at most 2 s), so it is listed as left, with nothing in
+  // use, instead of being declared dead a failure timeout later.
+  void leave() noexcept;
   kj::Promise<void> stop_peers();
   void mark_stopped();
   void stop_on_reactor_sync();
@@ -261,7 +264,6 @@ class Cluster final : public ClusterLink {
   kj::Own<kj::TaskSet> tasks_;
   std::map<NodeId, std::unique_ptr<PeerLink>> links_;
   std::uint64_t link_generations_ = 0;
-  std::set<NodeId> reported_lost_;  // logged as lost, not reconnected since
   std::vector<std::unique_ptr<Inbound>> inbound_;
   std::unique_ptr<ControlStore> store_;  // head only
   std::optional<asio::steady_timer> timer_;

@@ -307,4 +307,13 @@ kj::Promise<void> HeadService::status(StatusContext context) {
 
 kj::Promise<void> HeadService::stopCluster(StopClusterContext) { return cluster_.stop_peers(); }
 
+kj::Promise<void> HeadService::leave(LeaveContext context) {
+  const NodeId node = context.getParams().getNodeId();
+  if (store_.mark_node_left(node)) {
+    log(LogLevel::info, "node {:x} left the cluster", node);
+    cluster_.broadcast_view();
+  }
+  return kj::READY_NOW;
+}
+
 }  // namespace weft::detail

@@ -60,6 +60,7 @@ class HeadService final : public wire::Head::Server {
   kj::Promise<void> finishJob(FinishJobContext context) override;
   kj::Promise<void> status(StatusContext context) override;
   kj::Promise<void> stopCluster(StopClusterContext context) override;
+  kj::Promise<void> leave(LeaveContext context) override;
 
  private:
   Cluster& cluster_;

@@ -139,6 +139,7 @@ void to_wire(wire::ClusterView::Builder b, const ClusterView& view) {
     to_wire(nodes[i].initInfo(), view.nodes[i].info);
     to_wire(nodes[i].initLoad(), view.nodes[i].load);
     nodes[i].setAlive(view.nodes[i].alive);
+    nodes[i].setLeft(view.nodes[i].left);
   }
   auto groups = b.initPlacementGroups(static_cast<unsigned>(view.placement_groups.size()));
   for (unsigned i = 0; i < view.placement_groups.size(); ++i) {
@@ -160,6 +161,7 @@ ClusterView from_wire(wire::ClusterView::Reader r) {
     v.info = from_wire(n.getInfo());
     v.load = from_wire(n.getLoad());
     v.alive = n.getAlive();
+    v.left = n.getLeft();
     view.nodes.push_back(std::move(v));
   }
   for (auto g : r.getPlacementGroups()) {

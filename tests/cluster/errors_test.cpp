@@ -15,42 +15,6 @@ using cluster_test::within;
 
 namespace {
 
-// What a user would see of an error: its weft type and message.
-template <typename Body>
-weft::Task<std::string> what_failed(Body body) {
-  try {
-    co_await body();
-  } catch (const weft::InfeasibleError& e) {
-    co_return std::string("InfeasibleError: ") + e.what();
-  } catch (const weft::UsageError& e) {
-    co_return std::string("UsageError: ") + e.what();
-  } catch (const std::exception& e) {
-    co_return std::string("other: ") + e.what();
-  }
-  co_return "no error";
-}
-
-}  // namespace
-
-inline weft::Task<std::string> errors_reserve_too_much() {
-  return what_failed([]() -> weft::Task<void> {
-    const std::vector<weft::Resources> bundles(1, weft::Resources{.cpu = 1e6});
-    co_await weft::create_placement_group(bundles, weft::PlacementStrategy::pack);
-  });
-}
-WEFT_REMOTE(errors_reserve_too_much);
-
-inline weft::Task<std::string> errors_spawn_named(std::string name) {
-  return what_failed([name]() -> weft::Task<void> {
-    weft::ActorOptions named;
-    named.name = name;
-    co_await weft::spawn<ClusterCounter>().options(named);
-  });
-}
-WEFT_REMOTE(errors_spawn_named);
-
-namespace {
-
 bool shows_transport_text(std::string_view message) {
   for (std::string_view internal : {"remote exception", "weft-error", "fmt::", "KJ", "kj::"}) {
     if (message.find(internal) != std::string_view::npos) return true;

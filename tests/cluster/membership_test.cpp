@@ -172,6 +172,9 @@ TEST_CASE("a program run with --local-nodes 3 works and leaves no node process b
   CHECK(run.status == 0);
   CHECK(run.output.find("3-node cluster up") != std::string::npos);
   CHECK(run.output.find("pi ~=") != std::string::npos);
+  // A normal stop is no failure: nobody reports a node lost or dead.
+  CHECK(run.output.find("warning") == std::string::npos);
+  CHECK(run.output.find("dead") == std::string::npos);
   CHECK(left_behind.empty());
 #endif
 }

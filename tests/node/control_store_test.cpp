@@ -148,6 +148,31 @@ TEST_CASE("a closed connection marks a node dead once and bumps the version") {
   CHECK_FALSE(cs.view().nodes[0].alive);
 }
 
+TEST_CASE("a node that leaves is listed as left with nothing in use, its jobs finished") {
+  weft::ControlStore cs;
+  const auto a = cs.register_node(node_info(4), t0);
+  CHECK(cs.heartbeat(a, {.available = {.cpu = 1}, .tasks_in_flight = 3}, t0 + 1s));
+  const auto job = cs.start_job(a, 1000);
+  const auto before = cs.view().version;
+
+  CHECK(cs.mark_node_left(a));
+  CHECK_FALSE(cs.mark_node_left(a));
+  const auto seen = cs.node(a);
+  REQUIRE(seen);
+  CHECK_FALSE(seen->alive);
+  CHECK(seen->left);
+  CHECK(seen->load.available.cpu == 4);
+  CHECK(seen->load.tasks_in_flight == 0);
+  CHECK(cs.view().version > before);
+  CHECK(cs.jobs().at(0).job_id == job);
+  CHECK(cs.jobs().at(0).finished);
+  // Leaving is no failure, and a dead node is not one that left.
+  CHECK(cs.detect_failures(t0 + 60s, 1s).empty());
+  const auto b = cs.register_node(node_info(2), t0);
+  CHECK(cs.mark_node_dead(b));
+  CHECK_FALSE(cs.node(b)->left);
+}
+
 TEST_CASE("an actor name is unique among live actors") {
   weft::ControlStore cs;
   const auto first = cs.register_actor(actor("counter", 1));

@@ -67,6 +67,7 @@ struct NodeView {
   NodeInfo info;
   NodeLoad load;  // load.available is after placement group reservations
   bool alive = false;
+  bool left = false;  // not alive because it left the cluster, not because it failed
   std::chrono::steady_clock::time_point last_heartbeat{};
 };
 
@@ -136,6 +137,11 @@ class ControlStore {
   // so. Its actors and bundles stay recorded: see actors_on_node() and
   // placement_groups_on_node().
   bool mark_node_dead(NodeId node);
+
+  // A node that leaves the cluster (a driver that finished): no longer alive,
+  // listed as left rather than dead, holding nothing (its load is idle), and
+  // its jobs finished. Returns whether it was alive; bumps the version if so.
+  bool mark_node_left(NodeId node);
 
   // The published view. Its version grows whenever anything in it changes
   // (membership, liveness, a reported load, a reservation), and only then.
@@ -230,6 +236,7 @@ class ControlStore {
     NodeInfo info;
     NodeLoad load;  // as reported
     bool alive = false;
+    bool left = false;
     Clock::time_point last_heartbeat{};
     ResourceSet reserved;  // placement group bundles placed here
   };

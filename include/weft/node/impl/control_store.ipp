@@ -41,6 +41,7 @@ NodeId ControlStore::register_node(NodeInfo info, Clock::time_point now) {
   r.load = idle_load(info);
   r.info = std::move(info);
   r.alive = true;
+  r.left = false;
   r.last_heartbeat = now;
   ++version_;
   ++changes_;
@@ -88,8 +89,26 @@ bool ControlStore::mark_node_dead(NodeId node) {
   return true;
 }
 
+bool ControlStore::mark_node_left(NodeId node) {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end() || !it->second.alive) return false;
+  NodeRecord& r = it->second;
+  r.alive = false;
+  r.left = true;
+  r.load = idle_load(r.info);
+  finish_jobs_of(node);
+  ++version_;
+  ++changes_;
+  return true;
+}
+
 NodeView ControlStore::view_of(const NodeRecord& r) const {
-  NodeView v{.info = r.info, .load = r.load, .alive = r.alive, .last_heartbeat = r.last_heartbeat};
+  NodeView v{.info = r.info,
+             .load = r.load,
+             .alive = r.alive,
+             .left = r.left,
+             .last_heartbeat = r.last_heartbeat};
   v.load.available = (ResourceSet(r.load.available) - r.reserved).clamped().to_resources();
   return v;
 }
