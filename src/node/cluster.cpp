@@ -166,19 +166,9 @@ NodeInfo Cluster::local_info() const {
   info.id = node_.node_id();
   info.host = "127.0.0.1";
   info.port = port_;
-  const auto resources = node_.scheduler_.resources();
   info.totals = Resources{.cpu = 0};
-  for (const auto& [name, amounts] : resources) {
-    const double total = amounts.second;
-    if (name == "cpu") {
-      info.totals.cpu = total;
-    } else if (name == "gpu") {
-      info.totals.gpu = total;
-    } else if (name == "memory") {
-      info.totals.memory = total;
-    } else if (total > 0) {
-      info.totals.custom.set(name, total);
-    }
+  for (const auto& [name, amounts] : node_.scheduler_.resources()) {
+    if (amounts.second > 0) set_resource(info.totals, name, amounts.second);
   }
   info.store_capacity = node_.store().capacity();
   info.pid = getpid();
@@ -189,16 +179,7 @@ NodeLoad Cluster::local_load() const {
   NodeLoad load;
   load.available = Resources{.cpu = 0};
   for (const auto& [name, amounts] : node_.scheduler_.resources()) {
-    const double free = amounts.first;
-    if (name == "cpu") {
-      load.available.cpu = free;
-    } else if (name == "gpu") {
-      load.available.gpu = free;
-    } else if (name == "memory") {
-      load.available.memory = free;
-    } else if (amounts.second > 0) {
-      load.available.custom.set(name, free);
-    }
+    if (amounts.second > 0) set_resource(load.available, name, amounts.first);
   }
   load.store_used = node_.store().arena_bytes_used();
   load.live_objects = node_.store().live_objects();

@@ -2,21 +2,14 @@
 #include "node/wire.hpp"
 
 #include <algorithm>
-#include <cmath>
 
 namespace weft::detail {
 
-namespace {
-std::int64_t milli(double v) { return static_cast<std::int64_t>(std::llround(v * 1000)); }
-
-}  // namespace
-
 std::vector<std::pair<std::string, double>> amounts_of(const Resources& r) {
   std::vector<std::pair<std::string, double>> out;
-  if (r.cpu != 0) out.emplace_back("cpu", r.cpu);
-  if (r.gpu != 0) out.emplace_back("gpu", r.gpu);
-  if (r.memory != 0) out.emplace_back("memory", r.memory);
-  for (const auto& [name, amount] : r.custom) out.emplace_back(name.str(), amount);
+  for_each_resource(r, [&](std::string_view name, double amount) {
+    if (amount != 0) out.emplace_back(name, amount);
+  });
   return out;
 }
 
@@ -24,25 +17,13 @@ void to_wire(capnp::List<wire::Resource>::Builder b,
              const std::vector<std::pair<std::string, double>>& amounts) {
   for (unsigned i = 0; i < amounts.size(); ++i) {
     b[i].setName(amounts[i].first);
-    b[i].setMilli(milli(amounts[i].second));
+    b[i].setMilli(to_milli(amounts[i].second));
   }
 }
 
 Resources resources_from_wire(capnp::List<wire::Resource>::Reader list) {
   Resources r{.cpu = 0};
-  for (auto e : list) {
-    const std::string name = e.getName();
-    const double amount = static_cast<double>(e.getMilli()) / 1000.0;
-    if (name == "cpu") {
-      r.cpu = amount;
-    } else if (name == "gpu") {
-      r.gpu = amount;
-    } else if (name == "memory") {
-      r.memory = amount;
-    } else {
-      r.custom.set(name, amount);
-    }
-  }
+  for (auto e : list) set_resource(r, e.getName().cStr(), from_milli(e.getMilli()));
   return r;
 }
 

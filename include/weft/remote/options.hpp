@@ -82,6 +82,25 @@ struct Resources {
   CustomResources custom;
 };
 
+namespace detail {
+// The one resource vocabulary. Every layer counts amounts in thousandths,
+// so fractional requests add up and compare exactly.
+std::int64_t to_milli(double amount) noexcept;
+double from_milli(std::int64_t milli) noexcept;
+// Calls f(name, amount) for "cpu", "gpu" and "memory" (zero or not), in that
+// order, then for each custom resource.
+template <typename F>
+void for_each_resource(const Resources& r, F&& f) {
+  f(std::string_view("cpu"), r.cpu);
+  f(std::string_view("gpu"), r.gpu);
+  f(std::string_view("memory"), r.memory);
+  for (const auto& [name, amount] : r.custom) f(name.view(), amount);
+}
+// Sets the resource called `name`: a field for cpu, gpu and memory, else a
+// custom resource (UsageError past CustomResources::capacity).
+void set_resource(Resources& r, std::string_view name, double amount);
+}  // namespace detail
+
 // Where a task or actor may run (meaningful once there are several nodes).
 struct HybridStrategy {};  // local while it has room, else the best node that fits
 struct SpreadStrategy {};  // round-robin over nodes that fit

@@ -10,17 +10,10 @@
 
 namespace weft {
 
-namespace {
-
-std::int64_t milli_of(double v) { return static_cast<std::int64_t>(std::llround(v * 1000)); }
-
-}  // namespace
-
 ResourceSet::ResourceSet(const Resources& r) {
-  add("cpu", milli_of(r.cpu));
-  add("gpu", milli_of(r.gpu));
-  add("memory", milli_of(r.memory));
-  for (const auto& [name, amount] : r.custom) add(name.str(), milli_of(amount));
+  detail::for_each_resource(r, [this](std::string_view name, double amount) {
+    add(std::string(name), detail::to_milli(amount));
+  });
 }
 
 void ResourceSet::add(const std::string& name, std::int64_t milli) {
@@ -35,18 +28,7 @@ void ResourceSet::add(const std::string& name, std::int64_t milli) {
 
 Resources ResourceSet::to_resources() const {
   Resources r{.cpu = 0};
-  for (const auto& [name, milli] : milli_) {
-    const double v = static_cast<double>(milli) / 1000.0;
-    if (name == "cpu") {
-      r.cpu = v;
-    } else if (name == "gpu") {
-      r.gpu = v;
-    } else if (name == "memory") {
-      r.memory = v;
-    } else {
-      r.custom.set(name, v);
-    }
-  }
+  for (const auto& [name, milli] : milli_) detail::set_resource(r, name, detail::from_milli(milli));
   return r;
 }
 
@@ -82,7 +64,7 @@ std::string ResourceSet::to_string() const {
   std::string out = "{";
   for (const auto& [name, milli] : milli_) {
     if (out.size() > 1) out += ", ";
-    out += fmt::format("{}: {}", name, static_cast<double>(milli) / 1000.0);
+    out += fmt::format("{}: {}", name, detail::from_milli(milli));
   }
   return out + "}";
 }

@@ -1,6 +1,5 @@
 // ResourcePool bodies; compiled once into libweft.
 #include <cassert>
-#include <cmath>
 
 #include <fmt/format.h>
 
@@ -8,24 +7,17 @@
 
 namespace weft {
 
-namespace {
-std::int64_t to_milli(double v) { return static_cast<std::int64_t>(std::llround(v * 1000)); }
-}  // namespace
-
 std::string describe(BundleKey key) {
   if (!key.is_bundle()) return "this node";
   return fmt::format("bundle {} of placement group {}", key.index, key.group);
 }
 
 ResourcePool::ResourcePool(const Resources& capacity) {
-  auto add = [this](const std::string& name, double amount) {
-    names_.push_back(name);
-    node_.total.push_back(to_milli(amount));
-  };
-  add("cpu", capacity.cpu);
-  add("gpu", capacity.gpu);
-  add("memory", capacity.memory);
-  for (const auto& [name, amount] : capacity.custom) add(name.str(), amount);
+  // cpu, gpu and memory come first, at the indices demand() relies on.
+  detail::for_each_resource(capacity, [this](std::string_view name, double amount) {
+    names_.emplace_back(name);
+    node_.total.push_back(detail::to_milli(amount));
+  });
   node_.available = node_.total;
   reserved_.assign(names_.size(), 0);
 }
@@ -48,7 +40,7 @@ std::uint32_t ResourcePool::index_of(const std::string& name) {
 ResourcePool::Demand ResourcePool::demand(const Resources& request) {
   Demand d;
   auto add = [&](std::uint32_t index, double amount) {
-    if (amount > 0) d.emplace_back(index, to_milli(amount));
+    if (amount > 0) d.emplace_back(index, detail::to_milli(amount));
   };
   add(0, request.cpu);
   add(1, request.gpu);
@@ -69,8 +61,8 @@ std::string ResourcePool::infeasible_reason(const Demand& d, BundleKey from) con
   }
   for (const auto& [index, amount] : d) {
     if (amount > amounts->total[index]) {
-      return fmt::format("needs {} {} but {} has {} in total", amount / 1000.0, names_[index],
-                         describe(from), amounts->total[index] / 1000.0);
+      return fmt::format("needs {} {} but {} has {} in total", detail::from_milli(amount),
+                         names_[index], describe(from), detail::from_milli(amounts->total[index]));
     }
   }
   return {};
@@ -142,7 +134,7 @@ std::vector<BundleKey> ResourcePool::bundles() const {
 std::map<std::string, std::pair<double, double>> ResourcePool::snapshot() const {
   std::map<std::string, std::pair<double, double>> out;
   for (std::size_t i = 0; i < names_.size(); ++i) {
-    out[names_[i]] = {node_.available[i] / 1000.0, node_.total[i] / 1000.0};
+    out[names_[i]] = {detail::from_milli(node_.available[i]), detail::from_milli(node_.total[i])};
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // Name and CustomResources; compiled once into libweft.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -48,6 +49,26 @@ bool operator==(const CustomResources& a, const CustomResources& b) noexcept {
            const double* other = b.find(item.name);
            return other != nullptr && *other == item.amount;
          });
+}
+
+std::int64_t detail::to_milli(double amount) noexcept {
+  return static_cast<std::int64_t>(std::llround(amount * 1000));
+}
+
+double detail::from_milli(std::int64_t milli) noexcept {
+  return static_cast<double>(milli) / 1000.0;
+}
+
+void detail::set_resource(Resources& r, std::string_view name, double amount) {
+  if (name == "cpu") {
+    r.cpu = amount;
+  } else if (name == "gpu") {
+    r.gpu = amount;
+  } else if (name == "memory") {
+    r.memory = amount;
+  } else {
+    r.custom.set(name, amount);
+  }
 }
 
 void detail::check_actor_options(const ActorOptions& options) {
