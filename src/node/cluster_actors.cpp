@@ -117,7 +117,6 @@ void Cluster::forget_name(std::uint64_t actor_id) {
 
 void Cluster::forward_call(ActorRecord& proxy, TaskSpecPtr call) {
   const NodeId home = proxy.home();
-  call->runner = nullptr;
   enqueue(home, std::move(call));
 }
 

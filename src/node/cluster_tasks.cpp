@@ -104,13 +104,21 @@ void seal_once_named_arrive(ObjectHandle object, PayloadBuffer payload,
 // --- routing ---------------------------------------------------------------------
 
 void Cluster::submit(TaskSpecPtr spec) {
-  TaskSpec* raw = spec.release();
-  auto ready = [](void* arg) noexcept {
-    auto* s = static_cast<TaskSpec*>(arg);
-    static_cast<Cluster*>(s->runner)->route(TaskSpecPtr(s));
+  if (spec->wait_mask == 0) {
+    route(std::move(spec));
+    return;
+  }
+  // Placement reads where the arguments are, so it waits for them.
+  struct Waiting {
+    Cluster* cluster;
+    TaskSpecPtr spec;
   };
-  raw->runner = this;
-  if (when_refs_sealed(*raw, ready, raw)) route(TaskSpecPtr(raw));
+  auto* waiting = new Waiting{this, std::move(spec)};
+  auto ready = [](void* arg) noexcept {
+    std::unique_ptr<Waiting> w(static_cast<Waiting*>(arg));
+    w->cluster->route(std::move(w->spec));
+  };
+  if (when_refs_sealed(*waiting->spec, ready, waiting)) ready(waiting);
 }
 
 NodeId Cluster::pick_target(const TaskSpec& spec) {
@@ -334,8 +342,7 @@ void Cluster::receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks) {
     watch_result(result, std::move(pulling));
     spec->ref_mask = t.getRefMask();
     spec->wait_mask = t.getWaitMask();
-    spec->owned_options = std::make_unique<TaskOptions>(from_wire(t.getOptions()));
-    spec->options = spec->owned_options.get();
+    spec->set_options(from_wire(t.getOptions()));
     spec->attempt = t.getAttempt();
     spec->result = std::move(result);
     if (const std::uint64_t actor_id = t.getActor(); actor_id != 0) {

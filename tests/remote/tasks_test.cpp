@@ -212,6 +212,23 @@ WEFT_REMOTE(tasks_fib_after_sleep);
 WEFT_REMOTE(tasks_make_big);
 WEFT_REMOTE(tasks_big_sum);
 
+TEST_CASE("specs made one after another with equal options share one copy of them") {
+  weft::TaskOptions retrying{.max_retries = 5};
+  retrying.resources.custom.set("disk", 2);
+  weft::detail::TaskSpec first, second, other;
+  first.set_options(retrying);
+  second.set_options(retrying);
+  CHECK(first.options == second.options);
+  CHECK(first.opts() == retrying);
+
+  weft::TaskOptions pinned = retrying;
+  pinned.strategy = weft::NodeAffinity{.node = 7};
+  other.set_options(pinned);
+  CHECK(other.options != first.options);
+  CHECK(std::get<weft::NodeAffinity>(other.opts().strategy).node == 7);
+  CHECK(first.opts().resources.custom.find("disk") != nullptr);  // still its own
+}
+
 TEST_CASE("a submitted plain function resolves to its return value") {
   weft::Node node(small_node());
   const int v = node.run(

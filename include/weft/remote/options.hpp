@@ -80,6 +80,8 @@ struct Resources {
   double gpu = 0;
   double memory = 0;  // bytes
   CustomResources custom;
+
+  friend bool operator==(const Resources&, const Resources&) = default;
 };
 
 namespace detail {
@@ -102,11 +104,16 @@ void set_resource(Resources& r, std::string_view name, double amount);
 }  // namespace detail
 
 // Where a task or actor may run (meaningful once there are several nodes).
-struct HybridStrategy {};  // local while it has room, else the best node that fits
-struct SpreadStrategy {};  // round-robin over nodes that fit
+struct HybridStrategy {  // local while it has room, else the best node that fits
+  friend bool operator==(HybridStrategy, HybridStrategy) = default;
+};
+struct SpreadStrategy {  // round-robin over nodes that fit
+  friend bool operator==(SpreadStrategy, SpreadStrategy) = default;
+};
 struct NodeAffinity {
   NodeId node = 0;
   bool soft = false;  // fall back to other nodes if that one cannot take it
+  friend bool operator==(const NodeAffinity&, const NodeAffinity&) = default;
 };
 using SchedulingStrategy = std::variant<HybridStrategy, SpreadStrategy, NodeAffinity>;
 
@@ -116,6 +123,7 @@ struct BundlePlacement {
   std::uint64_t group = 0;  // 0: none
   std::uint32_t index = 0;  // which bundle of the group
   NodeId node = 0;          // where that bundle lives
+  friend bool operator==(const BundlePlacement&, const BundlePlacement&) = default;
 };
 
 struct TaskOptions {
@@ -130,6 +138,8 @@ struct TaskOptions {
   BundlePlacement placement;
   // Shown in errors and timelines instead of the function's registered name.
   Name name;
+
+  friend bool operator==(const TaskOptions&, const TaskOptions&) = default;
 };
 
 struct ActorOptions {

@@ -21,7 +21,7 @@ namespace weft {
 
 namespace detail {
 template <auto Fn, typename... A>
-ObjectRef<result_value_t<Fn>> submit_with(Runtime& rt, std::unique_ptr<TaskOptions> options,
+ObjectRef<result_value_t<Fn>> submit_with(Runtime& rt, const TaskOptions* options,
                                           const A&... args) {
   static_assert(RemoteFunction<Fn>::registered,
                 "weft::submit: register the function with WEFT_REMOTE(fn) at global scope");
@@ -32,8 +32,7 @@ ObjectRef<result_value_t<Fn>> submit_with(Runtime& rt, std::unique_ptr<TaskOptio
   spec->execute = &execute_function<Fn>;
   encode_arguments(typename CallableTraits<decltype(Fn)>::params{}, *spec, args...);
   if (options) {
-    spec->owned_options = std::move(options);
-    spec->options = spec->owned_options.get();
+    spec->set_options(*options);
     if (!spec->options->name.empty()) spec->name = spec->options->name;
   } else {
     spec->options = &default_task_options;
@@ -52,8 +51,7 @@ ObjectRef<detail::result_value_t<Fn>> submit(const A&... args) {
 
 template <auto Fn, typename... A>
 ObjectRef<detail::result_value_t<Fn>> submit(TaskOptions options, const A&... args) {
-  return detail::submit_with<Fn>(current_runtime(),
-                                 std::make_unique<TaskOptions>(std::move(options)), args...);
+  return detail::submit_with<Fn>(current_runtime(), &options, args...);
 }
 
 }  // namespace weft

@@ -19,6 +19,12 @@ namespace weft::detail {
 
 class ActorRecord;
 class TaskSpec;
+// What runs an attempt of a spec here: defined by the node's scheduler,
+// which alone reads it (remote/ knows no node types).
+class SchedulerAttempt {
+ protected:
+  ~SchedulerAttempt() = default;
+};
 
 using ExecuteFn = void (*)(TaskSpec*) noexcept;
 // Called exactly once per attempt when the body has finished: with nullptr if
@@ -61,17 +67,22 @@ class TaskSpec {
   std::uint64_t wait_mask = 0;
   std::vector<ObjectHandle> nested_refs;  // refs inside argument values
   ObjectHandle result;
-  const TaskOptions* options = nullptr;  // points at owned_options or a shared default
-  std::unique_ptr<TaskOptions> owned_options;
+  // Points at shared_options, or at default_task_options for a spec submitted
+  // without options. Specs submitted with equal options share one copy.
+  const TaskOptions* options = nullptr;
+  std::shared_ptr<const TaskOptions> shared_options;
   std::uint32_t attempt = 0;
 
   // Local shortcuts.
   ExecuteFn execute = nullptr;
   CompleteFn complete = nullptr;
-  std::shared_ptr<ActorRecord> actor;  // set for actor calls
-  void* runner = nullptr;              // the scheduler's record of this attempt
+  std::shared_ptr<ActorRecord> actor;   // set for actor calls
+  SchedulerAttempt* running = nullptr;  // the attempt running it here
 
   const TaskOptions& opts() const noexcept { return *options; }
+  // Makes `o` this spec's options, shared with the specs made before it on
+  // this thread with equal ones.
+  void set_options(TaskOptions o);
 };
 
 using TaskSpecPtr = std::unique_ptr<TaskSpec>;
@@ -82,5 +93,10 @@ bool when_refs_sealed(const TaskSpec& spec, void (*ready)(void*) noexcept, void*
 
 // Options shared by every task submitted without its own.
 inline const TaskOptions default_task_options{};
+
+// `o` as a shared copy: the one made last on this thread if equal (a loop
+// submitting with the same options keeps one copy, not one per task, which
+// is most of a spec's size), else a new one.
+std::shared_ptr<const TaskOptions> shared_task_options(TaskOptions o);
 
 }  // namespace weft::detail

@@ -16,7 +16,7 @@ namespace weft {
 // while suspended, and its later stretches are short continuations on the
 // pool), so tasks that wait on tasks they submitted can never starve the
 // node; gpu, memory and custom resources stay held until it finishes.
-class LocalScheduler::Attempt {
+class LocalScheduler::Attempt final : public detail::SchedulerAttempt {
  public:
   enum Phase : int { first_stretch, suspended, finished };
 
@@ -114,7 +114,7 @@ void LocalScheduler::run_job(void* attempt) noexcept {
   auto* a = static_cast<Attempt*>(attempt);
   a->phase.store(Attempt::first_stretch, std::memory_order_relaxed);
   a->cpu_lent = false;
-  a->spec->runner = a;
+  a->spec->running = a;
   a->spec->complete = &LocalScheduler::on_complete;
   a->spec->execute(a->spec.get());
   if (a->phase.load(std::memory_order_acquire) != Attempt::finished) {
@@ -129,7 +129,7 @@ void LocalScheduler::run_job(void* attempt) noexcept {
 }
 
 void LocalScheduler::on_complete(detail::TaskSpec* spec, std::exception_ptr error) noexcept {
-  auto* a = static_cast<Attempt*>(spec->runner);
+  auto* a = static_cast<Attempt*>(spec->running);
   a->early_error = std::move(error);
   // During the first stretch run_job finishes the attempt; after it, we do.
   if (a->phase.exchange(Attempt::finished, std::memory_order_acq_rel) == Attempt::suspended) {

@@ -59,4 +59,15 @@ bool when_refs_sealed(const TaskSpec& spec, void (*ready)(void*) noexcept, void*
   return false;
 }
 
+std::shared_ptr<const TaskOptions> shared_task_options(TaskOptions o) {
+  thread_local std::shared_ptr<const TaskOptions> last;
+  if (!last || !(*last == o)) last = std::make_shared<const TaskOptions>(std::move(o));
+  return last;
+}
+
+void TaskSpec::set_options(TaskOptions o) {
+  shared_options = shared_task_options(std::move(o));
+  options = shared_options.get();
+}
+
 }  // namespace weft::detail
