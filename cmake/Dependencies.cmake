@@ -3,6 +3,9 @@ find_package(Threads REQUIRED)
 find_package(fmt REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+# libsodium: the cluster token proves itself by HMAC-SHA256 instead of
+# travelling (src/node/auth.hpp); a vetted primitive, not one of our own.
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 
 # Asio ships no CMake config. Its defines must be identical in every
 # translation unit that includes it (ODR), so they live on one target.

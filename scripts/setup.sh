@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config ccache clang-format
   libasio-dev capnproto libcapnp-dev liburing-dev libmimalloc-dev libfmt-dev
-  catch2 libcereal-dev
+  catch2 libcereal-dev libsodium-dev
 )
 
 missing=()

@@ -201,16 +201,19 @@ enum Role {
 
 struct Hello {
   protocolVersion @0 :UInt32;
-  clusterToken @1 :Text;
+  tokenProof @1 :Data;         # HMAC-SHA256(cluster token, Gate.challenge's nonce): the token never travels
   buildFingerprint @2 :UInt64;
   registry @3 :List(Text);     # "name<TAB>signature" entries, sorted; compared on mismatch
   role @4 :Role;
   info @5 :NodeInfo;
 }
 
+# A connection's first calls: challenge, then hello proving the token over
+# that challenge's nonce. A hello without a challenge first is refused.
 interface Gate {
   # streamPort: where this node takes task streams (StreamFrame).
   hello @0 (hello :Hello) -> (peer :Peer, head :Head, nodeId :UInt64, streamPort :UInt16);
+  challenge @1 () -> (nonce :Data);
 }
 
 # One node as seen by another.
@@ -228,11 +231,11 @@ interface Peer {
 # Task specs and results need no reply, so they skip RPC (whose every call
 # costs a Return and a Finish as well): a node that passed the Gate opens a
 # second connection to the peer's streamPort and sends these one way, each
-# in capnp's standard stream framing. The first frame must be a hello with
-# the cluster token; anything else, or a frame that does not parse, drops
-# the connection.
+# in capnp's standard stream framing. The first frame must be a hello that
+# proves the cluster token; anything else, or a frame that does not parse,
+# drops the connection.
 struct StreamHello {
-  clusterToken @0 :Text;
+  tokenProof @0 :Data;         # HMAC-SHA256(cluster token, "weft stream" + nodeId as 8 bytes LE)
   nodeId @1 :UInt64;
 }
 

@@ -210,9 +210,10 @@ void Cluster::on_inbound(kj::Own<kj::AsyncIoStream> stream) {
   inbound_.push_back(std::move(in));
 }
 
-void Cluster::fill_hello(wire::Hello::Builder hello) const {
+void Cluster::fill_hello(wire::Hello::Builder hello, capnp::Data::Reader nonce) const {
   hello.setProtocolVersion(wire::PROTOCOL_VERSION);
-  hello.setClusterToken(options_.token);
+  const Proof proof = prove(options_.token, std::span(nonce.begin(), nonce.size()));
+  hello.setTokenProof(kj::arrayPtr(proof.data(), proof.size()));
   hello.setBuildFingerprint(registry_fingerprint());
   const auto entries = registry_entries();
   auto list = hello.initRegistry(static_cast<unsigned>(entries.size()));
@@ -223,12 +224,15 @@ void Cluster::fill_hello(wire::Hello::Builder hello) const {
   to_wire(hello.initInfo(), local_info());
 }
 
-std::string Cluster::check_hello(wire::Hello::Reader hello) const {
+std::string Cluster::check_hello(wire::Hello::Reader hello,
+                                 const std::optional<Nonce>& nonce) const {
   if (hello.getProtocolVersion() != wire::PROTOCOL_VERSION) {
     return fmt::format("protocol version {} is not this node's {}", hello.getProtocolVersion(),
                        wire::PROTOCOL_VERSION);
   }
-  if (std::string(hello.getClusterToken().cStr()) != options_.token) {
+  if (!nonce) return "a hello without a challenge first";
+  const auto proof = hello.getTokenProof();
+  if (!verify(options_.token, *nonce, std::span(proof.begin(), proof.size()))) {
     return "wrong cluster token";
   }
   if (hello.getRole() == wire::Role::TOOL) return {};
@@ -314,13 +318,18 @@ void Cluster::connect_link(PeerLink& link, const std::string& host, std::uint16_
                     auto vat_id = vat.getRoot<capnp::rpc::twoparty::VatId>();
                     vat_id.setSide(capnp::rpc::twoparty::Side::SERVER);
                     auto gate = l.rpc->bootstrap(vat_id).castAs<wire::Gate>();
-                    auto req = gate.helloRequest();
-                    fill_hello(req.initHello());
                     tasks_->add(l.network->onDisconnect().then([this, id, gen] {
                       link_failed(id, gen, KJ_EXCEPTION(DISCONNECTED, "peer connection closed"));
                     }));
-                    return req.send().then(
-                        [this, id, gen](capnp::Response<wire::Gate::HelloResults> r) {
+                    return gate.challengeRequest()
+                        .send()
+                        .then(
+                            [this, gate](capnp::Response<wire::Gate::ChallengeResults> c) mutable {
+                              auto req = gate.helloRequest();
+                              fill_hello(req.initHello(), c.getNonce());
+                              return req.send();
+                            })
+                        .then([this, id, gen](capnp::Response<wire::Gate::HelloResults> r) {
                           PeerLink* answered = live_link(id, gen);
                           if (answered == nullptr) return;
                           PeerLink& ready = *answered;

@@ -36,6 +36,7 @@
 
 #include <asio/steady_timer.hpp>
 
+#include "node/auth.hpp"
 #include "node/kj_asio.hpp"
 #include "weft.capnp.h"
 #include "weft/core/log.hpp"
@@ -145,7 +146,8 @@ class Cluster final : public ClusterLink {
   // Runs `send` with the peer's capability once connected, in call order.
   void with_peer(NodeId node, kj::Function<void(wire::Peer::Client&)> send);
   void link_failed(NodeId node, std::uint64_t generation, const kj::Exception& e);
-  void fill_hello(wire::Hello::Builder hello) const;
+  // A hello proving the token over the gate's `nonce` (auth.hpp).
+  void fill_hello(wire::Hello::Builder hello, capnp::Data::Reader nonce) const;
   // Task streams (cluster_streams.cpp).
   void on_stream(kj::Own<kj::AsyncIoStream> stream);
   kj::Promise<void> read_frames(InboundFrames& in);
@@ -153,7 +155,9 @@ class Cluster final : public ClusterLink {
   // Sends `frame` on `node`'s task stream, after those sent before it.
   void send_frame(NodeId node, kj::Own<capnp::MallocMessageBuilder> frame);
   void write_frame(PeerLink& link, kj::Own<capnp::MallocMessageBuilder> frame);
-  std::string check_hello(wire::Hello::Reader hello) const;
+  // Why `hello` is refused ("" if it is not); `nonce` is what this
+  // connection's challenge sent, if one did.
+  std::string check_hello(wire::Hello::Reader hello, const std::optional<Nonce>& nonce) const;
   void schedule_flush();
   void flush();
   void send_tasks(NodeId target, std::vector<TaskSpec*> specs);

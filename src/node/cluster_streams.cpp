@@ -32,7 +32,10 @@ void Cluster::on_stream(kj::Own<kj::AsyncIoStream> stream) {
             if (!frame.isHello()) {
               return KJ_EXCEPTION(FAILED, "the stream did not begin with a hello");
             }
-            if (std::string_view(frame.getHello().getClusterToken().cStr()) != options_.token) {
+            const auto h = frame.getHello();
+            const auto proof = h.getTokenProof();
+            if (!verify_stream_hello(options_.token, h.getNodeId(),
+                                     std::span(proof.begin(), proof.size()))) {
               return KJ_EXCEPTION(FAILED, "wrong cluster token");
             }
             return read_frames(*raw);
@@ -88,7 +91,8 @@ void Cluster::connect_frames(NodeId node, std::uint16_t stream_port) {
                     link.frames = kj::mv(stream);
                     auto hello = kj::heap<capnp::MallocMessageBuilder>();
                     auto h = hello->initRoot<wire::StreamFrame>().initHello();
-                    h.setClusterToken(options_.token);
+                    const Proof proof = prove_stream_hello(options_.token, node_.node_id());
+                    h.setTokenProof(kj::arrayPtr(proof.data(), proof.size()));
                     h.setNodeId(node_.node_id());
                     write_frame(link, kj::mv(hello));
                     auto waiting = std::move(link.frames_waiting);

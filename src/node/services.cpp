@@ -28,9 +28,17 @@ kj::Promise<void> answer(F&& f) {
 
 // --- Gate ----------------------------------------------------------------------
 
+kj::Promise<void> GateService::challenge(ChallengeContext context) {
+  nonce_ = fresh_nonce();
+  context.getResults().setNonce(kj::arrayPtr(nonce_->data(), nonce_->size()));
+  return kj::READY_NOW;
+}
+
 kj::Promise<void> GateService::hello(HelloContext context) {
   auto hello = context.getParams().getHello();
-  if (std::string reason = cluster_.check_hello(hello); !reason.empty()) {
+  // A nonce proves one hello: a second on this connection needs a new challenge.
+  const std::optional<Nonce> nonce = std::exchange(nonce_, std::nullopt);
+  if (std::string reason = cluster_.check_hello(hello, nonce); !reason.empty()) {
     const auto& info = hello.getInfo();
     log(LogLevel::warn, "refused a connection from {}:{} (pid {}): {}",
         info.getAddress().getHost().cStr(), info.getAddress().getPort(), info.getPid(), reason);

@@ -3,6 +3,9 @@
 // in front of the control store. All run on the reactor thread.
 #pragma once
 
+#include <optional>
+
+#include "node/auth.hpp"
 #include "node/cluster.hpp"
 
 // Generated capnp servers are destroyed through kj::Own, whose disposer knows
@@ -12,15 +15,18 @@
 
 namespace weft::detail {
 
+// One per inbound connection: it remembers the nonce its challenge sent.
 class GateService final : public wire::Gate::Server {
  public:
   explicit GateService(Cluster& cluster) : cluster_(cluster) {}
 
  protected:
+  kj::Promise<void> challenge(ChallengeContext context) override;
   kj::Promise<void> hello(HelloContext context) override;
 
  private:
   Cluster& cluster_;
+  std::optional<Nonce> nonce_;
 };
 
 class PeerService final : public wire::Peer::Server {

@@ -16,6 +16,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "node/auth.hpp"
 #include "node/kj_asio.hpp"
 #include "node/wire.hpp"
 #include "weft.capnp.h"
@@ -120,12 +121,18 @@ int run(std::string_view command, const std::string& host, std::uint16_t port,
           auto vat_id = vat.initRoot<capnp::rpc::twoparty::VatId>();
           vat_id.setSide(capnp::rpc::twoparty::Side::SERVER);
           auto gate = conn.rpc->bootstrap(vat_id).castAs<weft::wire::Gate>();
-          auto req = gate.helloRequest();
-          auto hello = req.initHello();
-          hello.setProtocolVersion(weft::wire::PROTOCOL_VERSION);
-          hello.setClusterToken(token);
-          hello.setRole(weft::wire::Role::TOOL);
-          return req.send();
+          return gate.challengeRequest().send().then(
+              [&token, gate](capnp::Response<weft::wire::Gate::ChallengeResults> c) mutable {
+                auto req = gate.helloRequest();
+                auto hello = req.initHello();
+                hello.setProtocolVersion(weft::wire::PROTOCOL_VERSION);
+                auto nonce = c.getNonce();
+                const auto proof =
+                    weft::detail::prove(token, std::span(nonce.begin(), nonce.size()));
+                hello.setTokenProof(kj::arrayPtr(proof.data(), proof.size()));
+                hello.setRole(weft::wire::Role::TOOL);
+                return req.send();
+              });
         })
         .then([&](capnp::Response<weft::wire::Gate::HelloResults> r) -> kj::Promise<void> {
           auto head = r.getHead();

@@ -18,6 +18,7 @@
 
 #include "cluster_remotes.hpp"
 #include "local_cluster.hpp"
+#include "node/auth.hpp"
 #include "weft.capnp.h"
 #include "weft_test.hpp"
 
@@ -66,7 +67,8 @@ class RawStream {
 
 void hello(capnp::MallocMessageBuilder& message, const std::string& token) {
   auto h = message.initRoot<weft::wire::StreamFrame>().initHello();
-  h.setClusterToken(token);
+  const auto proof = weft::detail::prove_stream_hello(token, 0x5eed);
+  h.setTokenProof(kj::arrayPtr(proof.data(), proof.size()));
   h.setNodeId(0x5eed);
 }
 
