@@ -131,8 +131,10 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
     load_snapshot();
     NodeInfo self = local_info();
     store_->register_node(self, ControlStore::Clock::now());
+    control_ = make_head_control(*store_, [this] { publish_view(); });
     adopt_view(store_->view());
   } else {
+    control_ = make_remote_control(*this);
     PeerLink& head = link_to(0);
     connect_link(head, options.head_host, options.head_port);
   }
@@ -391,6 +393,14 @@ void Cluster::register_with_head(wire::Head::Client head) {
   tasks_->add(req.send().then([this](capnp::Response<wire::Head::RegisterResults> r) {
     adopt_view(from_wire(r.getView()));
   }));
+}
+
+void Cluster::with_head(kj::Function<kj::Promise<void>(wire::Head::Client&)> send) {
+  on_reactor([this, send = kj::mv(send)]() mutable {
+    auto it = links_.find(0);
+    if (it == links_.end()) return;
+    KJ_IF_MAYBE (head, it->second->head) tasks_->add(send(*head));
+  });
 }
 
 wire::Head::Client& Cluster::head_client() {

@@ -37,6 +37,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "node/auth.hpp"
+#include "node/control_plane.hpp"
 #include "node/kj_asio.hpp"
 #include "weft.capnp.h"
 #include "weft/core/log.hpp"
@@ -83,6 +84,15 @@ class Cluster final : public ClusterLink {
   bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) override;
   void stop_cluster() override;
   void wait_until_stopped() override;
+
+  Reactor& reactor() const noexcept { return node_.reactor(); }
+  // Not on the head, reactor thread only: the head's capability, for a
+  // request from inside run_on_kj; throws (TransportError there) while not
+  // connected.
+  wire::Head::Client& head_client();
+  // Any thread, not on the head: sends the request `send` makes, if this
+  // node is connected to the head, without waiting for an answer.
+  void with_head(kj::Function<kj::Promise<void>(wire::Head::Client&)> send);
 
  private:
   friend class GateService;
@@ -195,16 +205,11 @@ class Cluster final : public ClusterLink {
                   std::uint64_t length);
   kj::Promise<wire::Peer::Client> peer_of(NodeId node);
   void register_with_head(wire::Head::Client head);
-  // Not on the head: its capability, for a request from inside run_on_kj;
-  // throws (TransportError there) while not connected.
-  wire::Head::Client& head_client();
   // Head only, with options_.snapshot set: restores the store from it if it
   // exists; saves the store there if it changed since the last save, once a
   // second has passed since then or at once when `stopping`.
   void load_snapshot();
   void save_snapshot(bool stopping);
-  // Head only: records a driver on `driver` as started now; its job id.
-  std::uint64_t start_job_on_head(NodeId driver);
   // A node other than the head that ends while its cluster runs tells the
   // head (waiting at most 2 s), so it is listed as left, with nothing in
   // use, instead of being declared dead a failure timeout later.
@@ -270,6 +275,7 @@ class Cluster final : public ClusterLink {
   std::uint64_t link_generations_ = 0;
   std::vector<std::unique_ptr<Inbound>> inbound_;
   std::unique_ptr<ControlStore> store_;  // head only
+  std::unique_ptr<ControlPlane> control_;
   std::optional<asio::steady_timer> timer_;
   // Results (and the objects they name) kept until their owner has copied them.
   std::unordered_map<ObjectId, ObjectHandle> held_for_owner_;

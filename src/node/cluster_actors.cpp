@@ -1,4 +1,4 @@
-// detail::Cluster: actors on other nodes, names, placement groups.
+// detail::Cluster: actors on other nodes.
 #include <fmt/format.h>
 
 #include "node/cluster.hpp"
@@ -58,63 +58,6 @@ Task<std::shared_ptr<ActorRecord>> Cluster::create_remote_actor(NodeId target, A
   co_return node_.make_record(options, class_name, actor_id, target);
 }
 
-Task<void> Cluster::register_name(ActorLocation where, std::string name) {
-  ActorEntry e;
-  e.actor_id = where.actor_id;
-  e.name = name;
-  e.class_name = where.class_name;
-  e.node = where.home;
-  if (is_head_) {
-    store_->register_actor(e);
-    co_return;
-  }
-  co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<void> {
-    auto req = head_client().registerActorRequest();
-    to_wire(req.initEntry(), e);
-    return req.send().ignoreResult();
-  });
-}
-
-Task<std::optional<ActorLocation>> Cluster::lookup_name(std::string name) {
-  // actor_id 0 stands for "no such actor" inside the KJ promise.
-  ActorLocation where = co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<ActorLocation> {
-    auto found = [](const ActorEntry& e) {
-      return e.state == ActorState::dead ? ActorLocation{}
-                                         : ActorLocation{e.node, e.actor_id, e.class_name};
-    };
-    if (is_head_) {
-      auto e = store_->lookup_actor(name);
-      return e ? found(*e) : ActorLocation{};
-    }
-    auto req = head_client().lookupActorRequest();
-    req.setName(name);
-    return req.send().then([found](capnp::Response<wire::Head::LookupActorResults> r) {
-      return r.getFound() ? found(from_wire(r.getEntry())) : ActorLocation{};
-    });
-  });
-  if (where.actor_id == 0) co_return std::nullopt;
-  co_return where;
-}
-
-void Cluster::forget_name(std::uint64_t actor_id) {
-  on_reactor([this, actor_id] {
-    if (is_head_) {
-      store_->mark_actor_dead(actor_id);
-      return;
-    }
-    auto it = links_.find(0);
-    if (it == links_.end()) return;
-    KJ_IF_MAYBE (head, it->second->head) {
-      ActorEntry e;
-      e.actor_id = actor_id;
-      e.state = ActorState::dead;
-      auto req = head->updateActorRequest();
-      to_wire(req.initEntry(), e);
-      tasks_->add(req.send().ignoreResult());
-    }
-  });
-}
-
 void Cluster::forward_call(ActorRecord& proxy, TaskSpecPtr call) {
   const NodeId home = proxy.home();
   enqueue(home, std::move(call));
@@ -132,51 +75,6 @@ void Cluster::kill_remote(NodeId home, std::uint64_t actor_id) {
       req.send().detach([](kj::Exception&&) {});
     });
   });
-}
-
-// --- placement groups ----------------------------------------------------------
-
-Task<PlacementGroup> Cluster::create_placement_group(PlacementStrategy strategy,
-                                                     std::vector<Resources> bundles) {
-  // The head's store is thread-safe: a driver on the head calls it from
-  // here, then tells the nodes their bundles without waiting for the tick.
-  if (is_head_) {
-    PlacementGroup group = store_->create_placement_group(strategy, bundles);
-    publish_view();
-    co_return group;
-  }
-  // A refusal arrives as the InfeasibleError (or UsageError) the head threw.
-  co_return co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<PlacementGroup> {
-    auto req = head_client().createPlacementGroupRequest();
-    req.setStrategy(to_wire(strategy));
-    to_wire(req.initBundles(static_cast<unsigned>(bundles.size())), bundles);
-    return req.send().then(
-        [&, strategy, bundles](capnp::Response<wire::Head::CreatePlacementGroupResults> r) {
-          PlacementGroup g{r.getGroupId(), strategy, bundles, {}};
-          for (auto n : r.getNodes()) g.bundle_nodes.push_back(n);
-          return g;
-        });
-  });
-}
-
-Task<void> Cluster::remove_placement_group(std::uint64_t group_id) {
-  if (is_head_) {
-    if (store_->remove_placement_group(group_id)) publish_view();
-    co_return;
-  }
-  // Like Ray's, removal is asynchronous: sent, not awaited. This node's later
-  // requests reach the head after it on the same connection, so they see the
-  // resources freed.
-  on_reactor([this, group_id] {
-    auto it = links_.find(0);
-    if (it == links_.end()) return;
-    KJ_IF_MAYBE (head, it->second->head) {
-      auto req = head->removePlacementGroupRequest();
-      req.setGroupId(group_id);
-      tasks_->add(req.send().ignoreResult());
-    }
-  });
-  co_return;
 }
 
 }  // namespace weft::detail

@@ -1,5 +1,6 @@
-// detail::Cluster: the head's key-value store and job table, reached from
-// any node, and the head's snapshots of its control store.
+// detail::Cluster: what it asks of the head's tables (the KV, jobs, actor
+// names, placement groups), through its ControlPlane, and the head's
+// snapshots of its control store.
 #include <chrono>
 #include <cstdio>
 
@@ -9,94 +10,53 @@ namespace weft::detail {
 
 namespace {
 constexpr auto snapshot_interval = std::chrono::seconds(1);
-
-capnp::Data::Reader bytes_of(const std::string& s) {
-  return kj::arrayPtr(reinterpret_cast<const capnp::byte*>(s.data()), s.size());
-}
 }  // namespace
 
-// On the head the (thread-safe) store is called in place, without a hop to
-// the reactor; elsewhere each call is one request to the head.
-
-// --- key-value ------------------------------------------------------------------
+// --- the control plane ------------------------------------------------------------
 
 Task<void> Cluster::kv_put(std::string key, std::string value) {
-  if (is_head_) {
-    store_->kv_put(std::move(key), std::move(value));
-    co_return;
-  }
-  co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<void> {
-    auto req = head_client().kvPutRequest();
-    req.setKey(key);
-    req.setValue(bytes_of(value));
-    return req.send().ignoreResult();
-  });
+  return control_->kv_put(std::move(key), std::move(value));
 }
 
 Task<std::optional<std::string>> Cluster::kv_get(std::string key) {
-  if (is_head_) co_return store_->kv_get(key);
-  co_return co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<std::optional<std::string>> {
-    auto req = head_client().kvGetRequest();
-    req.setKey(key);
-    return req.send().then([](capnp::Response<wire::Head::KvGetResults> r) {
-      std::optional<std::string> value;
-      if (r.getFound()) value.emplace(r.getValue().asChars().begin(), r.getValue().size());
-      return value;
-    });
-  });
+  return control_->kv_get(std::move(key));
 }
 
-Task<bool> Cluster::kv_delete(std::string key) {
-  if (is_head_) co_return store_->kv_erase(key);
-  co_return co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<bool> {
-    auto req = head_client().kvDeleteRequest();
-    req.setKey(key);
-    return req.send().then(
-        [](capnp::Response<wire::Head::KvDeleteResults> r) { return r.getExisted(); });
-  });
-}
+Task<bool> Cluster::kv_delete(std::string key) { return control_->kv_delete(std::move(key)); }
 
 Task<std::vector<std::string>> Cluster::kv_keys(std::string prefix) {
-  if (is_head_) co_return store_->kv_keys(prefix);
-  co_return co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<std::vector<std::string>> {
-    auto req = head_client().kvKeysRequest();
-    req.setPrefix(prefix);
-    return req.send().then([](capnp::Response<wire::Head::KvKeysResults> r) {
-      std::vector<std::string> keys;
-      for (auto k : r.getKeys()) keys.emplace_back(k.cStr(), k.size());
-      return keys;
-    });
-  });
+  return control_->kv_keys(std::move(prefix));
 }
 
-// --- jobs ---------------------------------------------------------------------------
+Task<std::uint64_t> Cluster::start_job() { return control_->start_job(node_.node_id()); }
 
-std::uint64_t Cluster::start_job_on_head(NodeId driver) {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return store_->start_job(driver,
-                           std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+Task<void> Cluster::finish_job(std::uint64_t job_id) { return control_->finish_job(job_id); }
+
+Task<void> Cluster::register_name(ActorLocation where, std::string name) {
+  ActorEntry e;
+  e.actor_id = where.actor_id;
+  e.name = std::move(name);
+  e.class_name = std::move(where.class_name);
+  e.node = where.home;
+  return control_->register_actor(std::move(e));
 }
 
-Task<std::uint64_t> Cluster::start_job() {
-  if (is_head_) co_return start_job_on_head(node_.node_id());
-  co_return co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<std::uint64_t> {
-    auto req = head_client().startJobRequest();
-    req.setDriverNode(node_.node_id());
-    return req.send().then(
-        [](capnp::Response<wire::Head::StartJobResults> r) { return r.getJobId(); });
-  });
+Task<std::optional<ActorLocation>> Cluster::lookup_name(std::string name) {
+  const std::optional<ActorEntry> e = co_await control_->lookup_actor(std::move(name));
+  if (!e || e->state == ActorState::dead) co_return std::nullopt;
+  co_return ActorLocation{e->node, e->actor_id, e->class_name};
 }
 
-Task<void> Cluster::finish_job(std::uint64_t job_id) {
-  if (is_head_) {
-    store_->finish_job(job_id);
-    co_return;
-  }
-  co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<void> {
-    auto req = head_client().finishJobRequest();
-    req.setJobId(job_id);
-    return req.send().ignoreResult();
-  });
+void Cluster::forget_name(std::uint64_t actor_id) { control_->forget_actor(actor_id); }
+
+Task<PlacementGroup> Cluster::create_placement_group(PlacementStrategy strategy,
+                                                     std::vector<Resources> bundles) {
+  return control_->create_placement_group(strategy, std::move(bundles));
+}
+
+Task<void> Cluster::remove_placement_group(std::uint64_t group_id) {
+  control_->remove_placement_group(group_id);
+  co_return;
 }
 
 // --- snapshots ----------------------------------------------------------------------

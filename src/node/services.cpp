@@ -286,7 +286,7 @@ kj::Promise<void> HeadService::removePlacementGroup(RemovePlacementGroupContext 
 }
 
 kj::Promise<void> HeadService::startJob(StartJobContext context) {
-  context.getResults().setJobId(cluster_.start_job_on_head(context.getParams().getDriverNode()));
+  context.getResults().setJobId(start_job_now(store_, context.getParams().getDriverNode()));
   return kj::READY_NOW;
 }
 
