@@ -1,0 +1,69 @@
+// weft::log: lines at or below the level are written whole, with their
+// level named; lines above it are not written at all.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "weft/core/log.hpp"
+#include "weft_test.hpp"
+
+namespace {
+
+// Runs `f` with stderr going to a pipe; what it wrote.
+template <typename F>
+std::string stderr_of(F f) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const int saved = ::dup(STDERR_FILENO);
+  ::dup2(fds[1], STDERR_FILENO);
+  ::close(fds[1]);
+  f();
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  std::string out;
+  char buf[4096];
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  return out;
+}
+
+// Restores the level a test changed.
+struct LevelGuard {
+  weft::LogLevel saved = weft::log_level();
+  ~LevelGuard() { weft::set_log_level(saved); }
+};
+
+}  // namespace
+
+TEST_CASE("log writes lines at or below the level, each whole and naming its level") {
+  LevelGuard guard;
+  weft::set_log_level(weft::LogLevel::warn);
+  const std::string out = stderr_of([] {
+    weft::log(weft::LogLevel::error, "disk {} is gone", 3);
+    weft::log(weft::LogLevel::warn, "node {:x} is slow", 255);
+    weft::log(weft::LogLevel::info, "not shown");
+    weft::log(weft::LogLevel::debug, "not shown either");
+  });
+  CHECK(out == "weft: error: disk 3 is gone\nweft: warning: node ff is slow\n");
+}
+
+TEST_CASE("info lines carry no level, and debug shows everything") {
+  LevelGuard guard;
+  weft::set_log_level(weft::LogLevel::debug);
+  const std::string out = stderr_of([] {
+    weft::log(weft::LogLevel::info, "up");
+    weft::log(weft::LogLevel::debug, "detail");
+  });
+  CHECK(out == "weft: up\nweft: debug: detail\n");
+}
+
+TEST_CASE("log levels are read and named by the names --log-level takes") {
+  for (auto level :
+       {weft::LogLevel::error, weft::LogLevel::warn, weft::LogLevel::info, weft::LogLevel::debug}) {
+    CHECK(weft::parse_log_level(weft::log_level_name(level)) == level);
+  }
+  CHECK_FALSE(weft::parse_log_level("verbose"));
+}
