@@ -1,0 +1,140 @@
+// Liveness: heartbeat datagrams on their own thread and socket.
+#include "node/liveness.hpp"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+
+namespace weft::detail {
+
+namespace {
+constexpr std::uint64_t magic = 0x6576696c74666577ULL;         // "weftlive"
+constexpr auto receive_poll = std::chrono::milliseconds(100);  // how soon a stop is noticed
+
+// FNV-1a of the token under a fixed prefix: tells a datagram of this
+// cluster from a stray one without sending the token.
+std::uint64_t tag_of(const std::string& token) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : std::string("weft liveness ") + token) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             Liveness::Clock::now().time_since_epoch())
+      .count();
+}
+
+// An IPv4 UDP address for `host`:`port`, or false.
+bool resolve(const std::string& host, std::uint16_t port, sockaddr_storage& out,
+             socklen_t& length) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return false;
+  std::memcpy(&out, found->ai_addr, found->ai_addrlen);
+  length = found->ai_addrlen;
+  freeaddrinfo(found);
+  return true;
+}
+}  // namespace
+
+Liveness::Liveness(int fd, std::uint64_t tag) : fd_(fd), tag_(tag), reactor_turned_ns_(now_ns()) {}
+
+std::unique_ptr<Liveness> Liveness::receive(const std::string& host, std::uint16_t port,
+                                            const std::string& token) {
+  sockaddr_storage addr{};
+  socklen_t length = 0;
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || !resolve(host, port, addr, length) ||
+      bind(fd, reinterpret_cast<sockaddr*>(&addr), length) != 0) {
+    std::fprintf(stderr,
+                 "weft: cannot receive heartbeat datagrams on UDP %s:%u (%s); nodes are judged "
+                 "by their RPC heartbeats alone\n",
+                 host.c_str(), port, std::strerror(errno));
+    if (fd >= 0) close(fd);
+    return nullptr;
+  }
+  timeval poll{.tv_sec = 0, .tv_usec = receive_poll.count() * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &poll, sizeof poll);
+  std::unique_ptr<Liveness> self(new Liveness(fd, tag_of(token)));
+  self->thread_ = std::thread([p = self.get()] { p->receive_loop(); });
+  return self;
+}
+
+std::unique_ptr<Liveness> Liveness::send(NodeId node, const std::string& host, std::uint16_t port,
+                                         const std::string& token, Clock::duration interval) {
+  sockaddr_storage addr{};
+  socklen_t length = 0;
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || !resolve(host, port, addr, length) ||
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), length) != 0) {
+    std::fprintf(stderr,
+                 "weft: cannot send heartbeat datagrams to UDP %s:%u (%s); the head judges this "
+                 "node by its RPC heartbeats alone\n",
+                 host.c_str(), port, std::strerror(errno));
+    if (fd >= 0) close(fd);
+    return nullptr;
+  }
+  std::unique_ptr<Liveness> self(new Liveness(fd, tag_of(token)));
+  self->thread_ = std::thread([p = self.get(), node, interval] { p->send_loop(node, interval); });
+  return self;
+}
+
+Liveness::~Liveness() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  stop_changed_.notify_all();
+  thread_.join();
+  close(fd_);
+}
+
+void Liveness::reactor_turned() noexcept {
+  reactor_turned_ns_.store(now_ns(), std::memory_order_relaxed);
+}
+
+std::vector<std::pair<NodeId, Liveness::Clock::time_point>> Liveness::take_seen() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<NodeId, Clock::time_point>> out(seen_.begin(), seen_.end());
+  seen_.clear();
+  return out;
+}
+
+void Liveness::receive_loop() {
+  for (;;) {
+    std::array<std::uint64_t, 3> datagram{};
+    const ssize_t n = recv(fd_, datagram.data(), sizeof datagram, 0);
+    const auto at = Clock::now();
+    std::lock_guard lock(mutex_);
+    if (stop_) return;
+    if (n == sizeof datagram && datagram[0] == magic && datagram[2] == tag_) {
+      seen_[datagram[1]] = at;
+    }
+  }
+}
+
+void Liveness::send_loop(NodeId node, Clock::duration interval) {
+  const std::array<std::uint64_t, 3> datagram{magic, node, tag_};
+  std::unique_lock lock(mutex_);
+  while (!stop_) {
+    const auto stalled =
+        std::chrono::nanoseconds(now_ns() - reactor_turned_ns_.load(std::memory_order_relaxed));
+    // A failed send (the head not there yet, or gone) is retried next time.
+    if (stalled < reactor_stall_limit) (void)::send(fd_, datagram.data(), sizeof datagram, 0);
+    stop_changed_.wait_for(lock, interval, [this] { return stop_; });
+  }
+}
+
+}  // namespace weft::detail
