@@ -9,10 +9,12 @@
 // and at least every 100 ms.
 //
 // Objects live with their owner: a task sent elsewhere carries its small
-// arguments inline and its large ones are pulled from the owner in chunks;
-// its result comes back inline, or is pulled by the owner, which then tells
+// arguments inline, up to message_inline_bytes, and the rest are pulled
+// from the owner (in chunks, a bounded number at a time per peer); its
+// result comes back inline, or is pulled by the owner, which then tells
 // the executing node to drop its copy. So when the last ref dies at the
-// owner, no copy is left anywhere.
+// owner, no copy is left anywhere. Frames are built a bounded slice per
+// reactor turn, and heartbeats go on their own thread (liveness.hpp).
 //
 // Threads: submit/forward_call/... may be called from any thread; everything
 // KJ runs on the reactor thread. State shared between the two is under mutex_.

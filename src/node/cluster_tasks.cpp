@@ -24,9 +24,10 @@ constexpr std::size_t inline_limit = 100 * 1024;
 constexpr std::size_t slice_bytes = 8 << 20;
 // What a ref costs a message besides its payload, for estimating sizes.
 constexpr std::size_t ref_bytes = 64;
-// By-value arguments travel in the spec: beyond this the receiver could not
-// read it, so such a task fails here with advice instead.
-constexpr std::size_t max_args_bytes = 256 << 20;
+// By-value arguments travel in the spec: beyond this, with its inline
+// objects and refs, the receiver could not read it (reader_options: 512
+// MiB), so such a task fails here with advice instead.
+constexpr std::size_t max_args_bytes = 448 << 20;
 // How long after its link failed a task sent on it is taken as lost if its
 // node is still alive: past the head's failure timeout (1.5 s) and the view
 // that would report the death.
