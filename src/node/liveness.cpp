@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include <fmt/format.h>
 
 namespace weft::detail {
 
@@ -34,18 +37,27 @@ std::int64_t now_ns() {
       .count();
 }
 
-// An IPv4 UDP address for `host`:`port`, or false.
-bool resolve(const std::string& host, std::uint16_t port, sockaddr_storage& out,
-             socklen_t& length) {
+// A UDP socket bound (`bind_it`) or connected to IPv4 `host`:`port`, or -1
+// with errno set.
+int open_udp(const std::string& host, std::uint16_t port, bool bind_it) {
   addrinfo hints{};
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_DGRAM;
   addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return false;
-  std::memcpy(&out, found->ai_addr, found->ai_addrlen);
-  length = found->ai_addrlen;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) {
+    errno = EADDRNOTAVAIL;
+    return -1;
+  }
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && (bind_it ? bind(fd, found->ai_addr, found->ai_addrlen)
+                          : connect(fd, found->ai_addr, found->ai_addrlen)) != 0) {
+    const int error = errno;
+    close(fd);
+    fd = -1;
+    errno = error;
+  }
   freeaddrinfo(found);
-  return true;
+  return fd;
 }
 }  // namespace
 
@@ -53,41 +65,35 @@ Liveness::Liveness(int fd, std::uint64_t tag) : fd_(fd), tag_(tag), reactor_turn
 
 std::unique_ptr<Liveness> Liveness::receive(const std::string& host, std::uint16_t port,
                                             const std::string& token) {
-  sockaddr_storage addr{};
-  socklen_t length = 0;
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || !resolve(host, port, addr, length) ||
-      bind(fd, reinterpret_cast<sockaddr*>(&addr), length) != 0) {
-    std::fprintf(stderr,
-                 "weft: cannot receive heartbeat datagrams on UDP %s:%u (%s); nodes are judged "
-                 "by their RPC heartbeats alone\n",
-                 host.c_str(), port, std::strerror(errno));
-    if (fd >= 0) close(fd);
-    return nullptr;
+  const int fd = open_udp(host, port, true);
+  if (fd >= 0) {
+    timeval poll{.tv_sec = 0, .tv_usec = receive_poll.count() * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &poll, sizeof poll);
   }
-  timeval poll{.tv_sec = 0, .tv_usec = receive_poll.count() * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &poll, sizeof poll);
-  std::unique_ptr<Liveness> self(new Liveness(fd, tag_of(token)));
-  self->thread_ = std::thread([p = self.get()] { p->receive_loop(); });
-  return self;
+  return start(
+      fd, token, [](Liveness& self) { self.receive_loop(); },
+      fmt::format("receive heartbeat datagrams on UDP {}:{}", host, port),
+      "nodes are judged by their RPC heartbeats alone");
 }
 
 std::unique_ptr<Liveness> Liveness::send(NodeId node, const std::string& host, std::uint16_t port,
                                          const std::string& token, Clock::duration interval) {
-  sockaddr_storage addr{};
-  socklen_t length = 0;
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || !resolve(host, port, addr, length) ||
-      connect(fd, reinterpret_cast<sockaddr*>(&addr), length) != 0) {
-    std::fprintf(stderr,
-                 "weft: cannot send heartbeat datagrams to UDP %s:%u (%s); the head judges this "
-                 "node by its RPC heartbeats alone\n",
-                 host.c_str(), port, std::strerror(errno));
-    if (fd >= 0) close(fd);
+  return start(
+      open_udp(host, port, false), token,
+      [node, interval](Liveness& self) { self.send_loop(node, interval); },
+      fmt::format("send heartbeat datagrams to UDP {}:{}", host, port),
+      "the head judges this node by its RPC heartbeats alone");
+}
+
+std::unique_ptr<Liveness> Liveness::start(int fd, const std::string& token,
+                                          std::function<void(Liveness&)> loop,
+                                          const std::string& what, const char* instead) {
+  if (fd < 0) {
+    std::fprintf(stderr, "weft: cannot %s (%s); %s\n", what.c_str(), std::strerror(errno), instead);
     return nullptr;
   }
   std::unique_ptr<Liveness> self(new Liveness(fd, tag_of(token)));
-  self->thread_ = std::thread([p = self.get(), node, interval] { p->send_loop(node, interval); });
+  self->thread_ = std::thread([p = self.get(), loop = std::move(loop)] { loop(*p); });
   return self;
 }
 

@@ -30,6 +30,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,6 +67,11 @@ class Liveness {
 
  private:
   Liveness(int fd, std::uint64_t tag);
+  // Runs `loop` on a new thread over socket `fd`; null, after logging that
+  // this node cannot `what` and will do `instead`, if fd is -1 (errno).
+  static std::unique_ptr<Liveness> start(int fd, const std::string& token,
+                                         std::function<void(Liveness&)> loop,
+                                         const std::string& what, const char* instead);
   void receive_loop();
   void send_loop(NodeId node, Clock::duration interval);
 
