@@ -156,3 +156,19 @@ TEST_CASE("a large object pulled by several nodes at once declares no node dead"
   INFO(cluster.store_loads());
   CHECK(empty);
 }
+
+TEST_CASE("a task whose by-value arguments are too big to send fails at once with advice") {
+  LocalCluster cluster(2);
+  weft::Node::ThreadScope scope(cluster.head());
+  auto length =
+      weft::submit<&cluster_string_length>(on(cluster.worker_id(0)), std::string(449u << 20, 'x'));
+  std::string error;
+  try {
+    weft::get(length, 5s);
+  } catch (const weft::Error& e) {
+    error = e.what();
+  }
+  INFO(error);
+  CHECK(error.find("put() large values") != std::string::npos);
+  CHECK(all_alive(cluster));
+}
