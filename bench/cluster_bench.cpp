@@ -106,6 +106,15 @@ weft::Task<std::uint64_t> cluster_bench_groups(std::uint64_t n) {
 }
 WEFT_REMOTE(cluster_bench_groups);
 
+// The bytes of every object `refs` name, read where this runs.
+weft::Task<std::uint64_t> cluster_bench_count_bytes(
+    std::vector<weft::ObjectRef<std::vector<std::uint8_t>>> refs) {
+  std::uint64_t bytes = 0;
+  for (const auto& r : refs) bytes += (co_await r.view()).size();
+  co_return bytes;
+}
+WEFT_REMOTE(cluster_bench_count_bytes);
+
 namespace {
 
 using weft_bench::Clock;
@@ -124,6 +133,8 @@ struct Config {
   std::size_t async_batch = 10'000;
   std::size_t object_bytes = std::size_t{1} << 30;
   int object_reps = 3;
+  std::size_t nested_refs = 10'000;  // nested_refs_task_s: refs in one argument, each of
+  std::size_t nested_ref_bytes = 80'000;
   std::size_t store_bytes = std::size_t{3} << 30;    // head and worker, each
   std::size_t stream_bytes = std::size_t{64} << 20;  // loopback_gigabytes: bytes per body call
   unsigned threads = 0;  // executor threads per node; 0: one per available CPU
@@ -290,6 +301,29 @@ weft::Task<void> object_transfer() {
          "GB/s");
 }
 
+// nested_refs_task_s: seconds for one task on the worker whose argument
+// names nested_refs objects of nested_ref_bytes put on the head (80 KB
+// each: 800 MB, far more than one message carries inline), from submit to
+// its result here; best of object_reps.
+weft::Task<void> nested_refs_task() {
+  std::vector<weft::ObjectRef<std::vector<std::uint8_t>>> refs;
+  for (std::size_t i = 0; i < g_config.nested_refs; ++i) {
+    refs.push_back(weft::put(
+        std::vector<std::uint8_t>(g_config.nested_ref_bytes, static_cast<std::uint8_t>(i))));
+  }
+  double best = 1e30;
+  for (int r = 0; r < g_config.object_reps; ++r) {
+    const auto start = Clock::now();
+    const std::uint64_t bytes =
+        co_await weft::submit<&cluster_bench_count_bytes>(on_node(g_remote), refs);
+    best = std::min(best, seconds_between(start, Clock::now()));
+    if (bytes != g_config.nested_refs * g_config.nested_ref_bytes) {
+      throw std::runtime_error("nested_refs_task: wrong size");
+    }
+  }
+  report("nested_refs_task_s", best, "s");
+}
+
 // placement_group_create_removal: groups created and removed one pair at a
 // time (Ray's metric) by a driver on the head, where the control store is;
 // ..._from_worker: the same loop run on the other node, each pair a round
@@ -327,15 +361,17 @@ weft::Task<int> driver(weft::Runtime&) {
       wanted("object_remote_after_return_s")) {
     co_await object_transfer();
   }
+  if (wanted("nested_refs_task_s")) co_await nested_refs_task();
   co_return 0;
 }
 
 bool wants_cluster() {
-  for (const char* m : {"remote_tasks_sync", "remote_task_roundtrip_us", "remote_tasks_async",
-                        "remote_actor_calls_sync", "remote_actor_calls_async",
-                        "n_n_actor_calls_async", "placement_group_create_removal",
-                        "placement_group_create_removal_from_worker", "object_transfer_gigabytes",
-                        "object_local_after_return_s", "object_remote_after_return_s"}) {
+  for (const char* m :
+       {"remote_tasks_sync", "remote_task_roundtrip_us", "remote_tasks_async",
+        "remote_actor_calls_sync", "remote_actor_calls_async", "n_n_actor_calls_async",
+        "placement_group_create_removal", "placement_group_create_removal_from_worker",
+        "object_transfer_gigabytes", "object_local_after_return_s", "object_remote_after_return_s",
+        "nested_refs_task_s"}) {
     if (wanted(m)) return true;
   }
   return false;
@@ -366,6 +402,7 @@ constexpr Target kTargets[] = {
     {"object_local_after_return_s", Goal::none, 0},
     {"object_remote_after_return_s", Goal::none, 0},
     {"object_transfer_gigabytes", Goal::bandwidth_ratio, 0.6},
+    {"nested_refs_task_s", Goal::none, 0},
 };
 
 // "vs target" is always value / goal for throughputs and goal / value for
@@ -483,6 +520,7 @@ int main(int argc, char** argv) {
       g_config.async_batch = 1000;
       g_config.object_bytes = std::size_t{64} << 20;
       g_config.object_reps = 1;
+      g_config.nested_ref_bytes = 8'000;
       g_config.store_bytes = std::size_t{512} << 20;
       g_config.stream_bytes = std::size_t{16} << 20;
     } else if (arg == "--filter" && i + 1 < argc) {

@@ -133,18 +133,29 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
     store_->register_node(self, ControlStore::Clock::now());
     control_ = make_head_control(*store_, [this] { publish_view(); });
     adopt_view(store_->view());
+    // On the address the listener binds, beside its TCP port.
+    liveness_ = Liveness::receive(loopback(port_).address().to_string(), port_, options.token);
   } else {
     control_ = make_remote_control(*this);
     PeerLink& head = link_to(0);
     connect_link(head, options.head_host, options.head_port);
+    liveness_ = Liveness::send(node_.node_id(), options.head_host, options.head_port, options.token,
+                               heartbeat_interval);
   }
   heartbeat();
 }
 
 void Cluster::stop_on_reactor() {
+  // Pulls dropped from here on fail their objects and start no others.
+  pulls_closed_ = true;
+  pulls_.clear();
+  tasks_sending_.clear();
+  results_sending_.clear();
+  in_doubt_.clear();
   if (store_) save_snapshot(true);
   if (timer_) timer_->cancel();
   timer_.reset();
+  liveness_.reset();
   hosted_actors_.clear();
   held_for_owner_.clear();
   {
@@ -366,9 +377,15 @@ void Cluster::link_failed(NodeId node, std::uint64_t generation, const kj::Excep
     release_bundles();
     return;
   }
+  bool stopping = false;
+  {
+    std::lock_guard lock(mutex_);
+    stopping = stopped_;
+  }
   // A connection is not a node: whether the node is dead is the head's call
   // (adopt_view says so), and a node that stops or leaves closes its own.
   log(LogLevel::debug, "connection to node {:x} closed: {}", node, reason);
+  if (!stopping) doubt_tasks_on(node);
   // Forget the link so a later send reconnects if the node is still alive.
   tasks_->add(kj::evalLater([this, node, generation] {
     if (live_link(node, generation) != nullptr) links_.erase(node);
@@ -416,6 +433,8 @@ void Cluster::heartbeat() {
   timer_->async_wait([this](const asio::error_code& ec) {
     if (ec || !timer_) return;
     KjAsioEventPort::CompletionScope scope;
+    if (liveness_) liveness_->reactor_turned();
+    recheck_in_doubt();
     if (is_head_) {
       head_tick();
     } else if (auto it = links_.find(0); it != links_.end()) {
@@ -433,6 +452,9 @@ void Cluster::heartbeat() {
 void Cluster::head_tick() {
   const auto now = ControlStore::Clock::now();
   store_->heartbeat(node_.node_id(), local_load(), now);
+  if (liveness_) {
+    for (const auto& [node, at] : liveness_->take_seen()) store_->saw_alive(node, at);
+  }
   for (NodeId dead : store_->detect_failures(now, failure_timeout)) {
     log(LogLevel::warn, "node {:x} missed its heartbeats: marked dead", dead);
   }
@@ -534,19 +556,7 @@ void Cluster::node_died(NodeId node) {
     }
     sent_.erase(node);
   }
-  for (auto& spec : again) {
-    if (spec->actor) {
-      spec->result->seal_error(std::make_exception_ptr(
-          ActorDiedError(fmt::format("{} died with its node {:x}; {} was not completed",
-                                     spec->actor->description(), node, spec->name))));
-    } else if (spec->attempt < static_cast<std::uint32_t>(spec->opts().max_retries)) {
-      ++spec->attempt;
-      route(std::move(spec));
-    } else {
-      spec->result->seal_error(std::make_exception_ptr(Error(fmt::format(
-          "task {} failed: its node {:x} died and it has no retries left", spec->name, node))));
-    }
-  }
+  for (auto& spec : again) retry_or_fail(std::move(spec), node, true);
 }
 
 // --- weft::run and tools ------------------------------------------------------------

@@ -9,10 +9,12 @@
 // and at least every 100 ms.
 //
 // Objects live with their owner: a task sent elsewhere carries its small
-// arguments inline and its large ones are pulled from the owner in chunks;
-// its result comes back inline, or is pulled by the owner, which then tells
+// arguments inline, up to message_inline_bytes, and the rest are pulled
+// from the owner (in chunks, a bounded number at a time per peer); its
+// result comes back inline, or is pulled by the owner, which then tells
 // the executing node to drop its copy. So when the last ref dies at the
-// owner, no copy is left anywhere.
+// owner, no copy is left anywhere. Frames are built a bounded slice per
+// reactor turn, and heartbeats go on their own thread (liveness.hpp).
 //
 // Threads: submit/forward_call/... may be called from any thread; everything
 // KJ runs on the reactor thread. State shared between the two is under mutex_.
@@ -39,6 +41,7 @@
 #include "node/auth.hpp"
 #include "node/control_plane.hpp"
 #include "node/kj_asio.hpp"
+#include "node/liveness.hpp"
 #include "weft.capnp.h"
 #include "weft/core/log.hpp"
 #include "weft/node/control_store.hpp"
@@ -118,6 +121,7 @@ class Cluster final : public ClusterLink {
     kj::Own<kj::AsyncIoStream> frames;
     kj::Promise<void> frame_writes = kj::READY_NOW;  // chained: one write at a time, in order
     std::vector<kj::Own<capnp::MallocMessageBuilder>> frames_waiting;
+    kj::Promise<void> frames_watch = nullptr;  // see watch_frames; ends before `frames`
   };
   // An inbound task stream: its hello, then frames until it ends.
   struct InboundFrames {
@@ -137,9 +141,13 @@ class Cluster final : public ClusterLink {
     NodeId target = 0;
   };
   // An outgoing item: a task or actor call for `target`.
+  // Checked against remote_tasks_ when sent: by then the spec may have been
+  // failed, or routed again, by a node's death.
   struct Outgoing {
     NodeId target;
     TaskSpec* spec;  // owned by remote_tasks_
+    ObjectId result;
+    std::uint32_t attempt;
   };
 
   // --- reactor thread -------------------------------------------------------
@@ -168,12 +176,27 @@ class Cluster final : public ClusterLink {
   // Why `hello` is refused ("" if it is not); `nonce` is what this
   // connection's challenge sent, if one did.
   std::string check_hello(wire::Hello::Reader hello, const std::optional<Nonce>& nonce) const;
-  void schedule_flush();
+  // Watches the task stream to `link`'s node: the receiver never writes on
+  // it, so a read that ends means the receiver dropped it.
+  void watch_frames(PeerLink& link);
   void flush();
+  // Sends the queued specs, at most slice_bytes of them, and leaves the rest
+  // to a later turn, so no reactor turn builds an unbounded frame.
+  void send_task_slice();
   void send_tasks(NodeId target, std::vector<TaskSpec*> specs);
   void fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec);
-  // True if the payload went inline; false if the receiver pulls it from here.
-  bool fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref);
+
+ public:
+  // Payload bytes one message (a spec, a result, a pull reply) may carry
+  // inline; objects beyond it are pulled, so a message stays small however
+  // many refs it names.
+  static constexpr std::size_t message_inline_bytes = 4 << 20;
+  // True if the payload (and all it names) went inline; false if the
+  // receiver pulls something from here. Inlined bytes come out of
+  // `inline_left` (reactor thread).
+  bool fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref, std::size_t& inline_left);
+
+ private:
   void receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks);
   ObjectHandle materialize(wire::RefArg::Reader ref);
   // Sends `result` to its owner once it and `pulling` (the task's arguments
@@ -182,6 +205,8 @@ class Cluster final : public ClusterLink {
   void watch_result(ObjectHandle result, std::vector<ObjectHandle> pulling);
   void send_result(NodeId owner, ObjectHandle result);  // any thread
   void flush_results();
+  // As send_task_slice, for results.
+  void send_result_slice();
   void send_results(NodeId owner, std::span<const ObjectHandle> results);
   void receive_results(capnp::List<wire::TaskResult>::Reader results);
   // A large object being copied here in chunks.
@@ -197,8 +222,25 @@ class Cluster final : public ClusterLink {
     PayloadBuffer buffer;
     std::uint64_t size = 0, next = 0, done = 0;
     unsigned in_flight = 0;
+    // Holds one of the peer's pull slots from its start until it settles or dies.
+    struct Slot {
+      Slot(Cluster* c, NodeId f) : cluster(c), from(f) {}
+      Slot(const Slot&) = delete;
+      Slot& operator=(const Slot&) = delete;
+      ~Slot();
+      Cluster* cluster;
+      NodeId from;
+    };
+    std::optional<Slot> slot;
+  };
+  // Pulls from one peer: at most pulls_per_peer at once, the rest wait in order.
+  struct PullQueue {
+    unsigned active = 0;
+    std::deque<std::shared_ptr<Pull>> waiting;
   };
   void pull(NodeId from, ObjectId id, ObjectHandle into, std::vector<ObjectHandle> nested = {});
+  void start_pulls(NodeId from);
+  void pull_slot_freed(NodeId from);
   // Tells `holder` the result `id` and what it names are copied here.
   void free_held(NodeId holder, ObjectId id);
   void pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::uint64_t offset,
@@ -239,6 +281,15 @@ class Cluster final : public ClusterLink {
   // than keeping the node from stopping (any thread).
   void release_bundles();
   void node_died(NodeId node);
+  // A task sent to `node` that will not be answered, because the node died
+  // (`died`) or the link that carried it broke: routed again if it has
+  // retries left, else failed.
+  void retry_or_fail(TaskSpecPtr spec, NodeId node, bool died);
+  // The tasks sent to `node` before its link failed: if the node is still
+  // alive once its death would have been detected, they were lost with the
+  // link, and recheck_in_doubt retries or fails them.
+  void doubt_tasks_on(NodeId node);
+  void recheck_in_doubt();
   NodeLoad local_load() const;
 
   // --- any thread -----------------------------------------------------------
@@ -277,8 +328,22 @@ class Cluster final : public ClusterLink {
   std::unique_ptr<ControlStore> store_;  // head only
   std::unique_ptr<ControlPlane> control_;
   std::optional<asio::steady_timer> timer_;
+  std::unique_ptr<Liveness> liveness_;  // see liveness.hpp
   // Results (and the objects they name) kept until their owner has copied them.
   std::unordered_map<ObjectId, ObjectHandle> held_for_owner_;
+  std::deque<Outgoing> tasks_sending_;                           // taken from outbox_, in order
+  std::deque<std::pair<NodeId, ObjectHandle>> results_sending_;  // taken from results_out_
+  bool task_slice_scheduled_ = false;
+  bool result_slice_scheduled_ = false;
+  std::map<NodeId, PullQueue> pulls_;
+  struct InDoubt {
+    NodeId node;
+    ObjectId result;
+    std::uint32_t attempt;
+    ControlStore::Clock::time_point deadline;
+  };
+  std::vector<InDoubt> in_doubt_;
+  bool pulls_closed_ = false;  // stopping: a freed slot starts nothing
   std::unordered_map<std::uint64_t, std::shared_ptr<ActorRecord>> hosted_actors_;
   ControlStore::Clock::time_point last_broadcast_{};
   std::uint64_t broadcast_version_ = 0;

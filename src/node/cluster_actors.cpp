@@ -41,8 +41,9 @@ Task<std::shared_ptr<ActorRecord>> Cluster::create_remote_actor(NodeId target, A
       spec.setArgs(
           kj::arrayPtr(reinterpret_cast<const capnp::byte*>(args.bytes.data()), args.bytes.size()));
       auto nested = spec.initNestedRefs(static_cast<unsigned>(args.nested_refs.size()));
+      std::size_t inline_left = message_inline_bytes;
       for (unsigned i = 0; i < args.nested_refs.size(); ++i)
-        fill_ref(nested[i], args.nested_refs[i]);
+        fill_ref(nested[i], args.nested_refs[i], inline_left);
       spec.setName(options.name.str());
       auto amounts = amounts_of(options.resources);
       to_wire(spec.initResources(static_cast<unsigned>(amounts.size())), amounts);

@@ -95,10 +95,23 @@ void Cluster::connect_frames(NodeId node, std::uint16_t stream_port) {
                     h.setTokenProof(kj::arrayPtr(proof.data(), proof.size()));
                     h.setNodeId(node_.node_id());
                     write_frame(link, kj::mv(hello));
+                    watch_frames(link);
                     auto waiting = std::move(link.frames_waiting);
                     for (auto& frame : waiting) write_frame(link, kj::mv(frame));
                   })
                   .catch_([this, node, gen](kj::Exception&& e) { link_failed(node, gen, e); }));
+}
+
+void Cluster::watch_frames(PeerLink& link) {
+  auto byte = kj::heapArray<kj::byte>(1);
+  kj::byte* into = byte.begin();
+  link.frames_watch = link.frames->tryRead(into, 1, 1)
+                          .attach(kj::mv(byte))
+                          .then([](std::size_t) -> kj::Promise<void> {
+                            return KJ_EXCEPTION(DISCONNECTED, "the node closed its task stream");
+                          })
+                          .eagerlyEvaluate([this, node = link.id, gen = link.generation](
+                                               kj::Exception&& e) { link_failed(node, gen, e); });
 }
 
 void Cluster::send_frame(NodeId node, kj::Own<capnp::MallocMessageBuilder> frame) {

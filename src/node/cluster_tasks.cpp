@@ -1,4 +1,4 @@
-// detail::Cluster: routing tasks, running them for other nodes, results, pulls.
+// detail::Cluster: routing tasks, running them for other nodes, results.
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "node/cluster.hpp"
+#include "node/seal_watch.hpp"
 #include "node/wire.hpp"
 #include "weft/object/put_get.hpp"
 #include "weft/remote/invoke.hpp"
@@ -16,88 +17,52 @@ namespace weft::detail {
 namespace {
 // Payloads up to this size travel inside task and result messages, as Ray inlines.
 constexpr std::size_t inline_limit = 100 * 1024;
-// Large objects move in chunks of this size, a few requests in flight.
-constexpr std::uint64_t chunk_size = 4 << 20;
-constexpr unsigned chunks_in_flight = 4;
+// A reactor turn builds at most this many bytes of frames (one heavier
+// item goes alone), then yields: the frames, and the turns, stay bounded
+// however many specs or results are queued, far below the 512 MiB a node
+// reads in one message.
+constexpr std::size_t slice_bytes = 8 << 20;
+// What a ref costs a message besides its payload, for estimating sizes.
+constexpr std::size_t ref_bytes = 64;
+// By-value arguments travel in the spec: beyond this, with its inline
+// objects and refs, the receiver could not read it (reader_options: 512
+// MiB), so such a task fails here with advice instead.
+constexpr std::size_t max_args_bytes = 448 << 20;
+// How long after its link failed a task sent on it is taken as lost if its
+// node is still alive: past the head's failure timeout (1.5 s) and the view
+// that would report the death.
+constexpr auto doubt_timeout = std::chrono::milliseconds(2500);
 
-// Frames stay far below a node's 512 MiB read limit however large a batch
-// grows: a batch goes out in runs of at most this many inline bytes.
-constexpr std::size_t frame_budget = 32 << 20;
-
-// Whether `object` travels inside the message that names it (small and
+// Whether `object` may travel inside the message that names it (small and
 // sealed with a value) rather than being pulled.
 bool goes_inline(const ObjectHandle& object) {
   return object->ready() && !object->error() && object->payload().size() <= inline_limit;
 }
 
-// The bytes `object` adds to a frame.
+// The bytes `object` adds to a message if it goes inline.
 std::size_t inline_bytes(const ObjectHandle& object) {
   return goes_inline(object) ? object->payload().size() : 0;
 }
 
-// Calls `send(begin, end)` for consecutive runs of `items` whose weights
-// add up to at most frame_budget (a heavier single item goes alone).
-template <typename T, typename Weight, typename Send>
-void in_frames(const std::vector<T>& items, Weight weight, Send send) {
-  std::size_t begin = 0, bytes = 0;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const std::size_t w = weight(items[i]);
-    if (i > begin && bytes + w > frame_budget) {
-      send(begin, i);
-      begin = i;
-      bytes = 0;
-    }
-    bytes += w;
-  }
-  if (begin < items.size()) send(begin, items.size());
+// About what a message naming `refs` adds to a frame: their inline bytes
+// are capped per message (Cluster::message_inline_bytes).
+template <typename... Lists>
+std::size_t refs_weight(const Lists&... lists) {
+  std::size_t count = 0, bytes = 0;
+  auto add = [&](const std::vector<ObjectHandle>& refs) {
+    count += refs.size();
+    for (const auto& r : refs) bytes += inline_bytes(r);
+  };
+  (add(lists), ...);
+  return count * ref_bytes + std::min(bytes, Cluster::message_inline_bytes);
 }
 
-// Calls `done()` once every object in `objects` is sealed: at once if they
-// are, else on the thread that seals the last.
-template <typename F>
-class SealWatch final : ObjectWaiter {
- public:
-  static void start(std::vector<ObjectHandle> objects, F done) {
-    (new SealWatch(std::move(objects), std::move(done)))->step();
-  }
-
- private:
-  SealWatch(std::vector<ObjectHandle> objects, F done)
-      : objects_(std::move(objects)), done_(std::move(done)) {
-    notify = [](ObjectWaiter* w) noexcept {
-      auto* self = static_cast<SealWatch*>(w);
-      ++self->next_;
-      self->step();
-    };
-  }
-  void step() noexcept {
-    for (; next_ < objects_.size(); ++next_) {
-      if (objects_[next_]->add_waiter(this)) return;
-    }
-    F done = std::move(done_);
-    delete this;
-    done();
-  }
-
-  std::vector<ObjectHandle> objects_;
-  std::size_t next_ = 0;
-  F done_;
-};
-
-template <typename F>
-void when_sealed(std::vector<ObjectHandle> objects, F done) {
-  SealWatch<F>::start(std::move(objects), std::move(done));
+std::size_t spec_weight(const TaskSpec& spec) {
+  return 256 + spec.args.bytes().size() + refs_weight(spec.refs, spec.nested_refs);
 }
 
-// Seals a copied object once every object its value names is here too, so
-// that whoever reads it can read those as well.
-void seal_once_named_arrive(ObjectHandle object, PayloadBuffer payload,
-                            std::vector<ObjectHandle> named) {
-  std::vector<ObjectHandle> waiting = named;
-  when_sealed(std::move(waiting), [object = std::move(object), payload = std::move(payload),
-                                   named = std::move(named)]() mutable {
-    object->seal(std::move(payload), std::move(named));
-  });
+std::size_t result_weight(const ObjectHandle& result) {
+  return 128 + inline_bytes(result) + refs_weight(result->nested());
 }
 }  // namespace
 
@@ -198,6 +163,13 @@ void Cluster::fail_unreachable(TaskSpecPtr spec, NodeId target) {
 }
 
 void Cluster::enqueue(NodeId target, TaskSpecPtr spec) {
+  if (const std::size_t bytes = spec->args.bytes().size(); bytes > max_args_bytes) {
+    spec->result->seal_error(std::make_exception_ptr(Error(fmt::format(
+        "{} was not sent to node {:x}: its arguments by value take {} bytes, more than the {} a "
+        "task message may carry; put() large values and pass their refs instead",
+        spec->name, target, bytes, max_args_bytes))));
+    return;
+  }
   bool schedule = false;
   {
     std::unique_lock lock(mutex_);
@@ -208,7 +180,7 @@ void Cluster::enqueue(NodeId target, TaskSpecPtr spec) {
     }
     TaskSpec* raw = spec.get();
     remote_tasks_[raw->result->id()] = RemoteTask{std::move(spec), target};
-    outbox_.push_back({target, raw});
+    outbox_.push_back({target, raw, raw->result->id(), raw->attempt});
     ++sent_[target];
     schedule = !std::exchange(flush_scheduled_, true);
   }
@@ -216,38 +188,54 @@ void Cluster::enqueue(NodeId target, TaskSpecPtr spec) {
 }
 
 void Cluster::flush() {
-  std::vector<Outgoing> batch;
   {
     std::lock_guard lock(mutex_);
-    batch.swap(outbox_);
+    tasks_sending_.insert(tasks_sending_.end(), outbox_.begin(), outbox_.end());
+    outbox_.clear();
     flush_scheduled_ = false;
   }
-  std::map<NodeId, std::vector<TaskSpec*>> by_target;
-  for (auto& o : batch) by_target[o.target].push_back(o.spec);
-  auto weight = [](const TaskSpec* spec) {
-    std::size_t bytes = 256 + spec->args.bytes().size();
-    for (const auto& r : spec->refs) bytes += inline_bytes(r);
-    for (const auto& r : spec->nested_refs) bytes += inline_bytes(r);
-    return bytes;
-  };
-  for (auto& [target, specs] : by_target) {
-    in_frames(specs, weight, [&, node = target](std::size_t begin, std::size_t end) {
-      send_tasks(node, {specs.begin() + static_cast<std::ptrdiff_t>(begin),
-                        specs.begin() + static_cast<std::ptrdiff_t>(end)});
-    });
+  if (!task_slice_scheduled_) send_task_slice();
+}
+
+void Cluster::send_task_slice() {
+  task_slice_scheduled_ = false;
+  std::map<NodeId, std::vector<TaskSpec*>> frames;  // each target's specs in order
+  {
+    std::lock_guard lock(mutex_);
+    std::size_t bytes = 0;
+    while (!tasks_sending_.empty()) {
+      const Outgoing o = tasks_sending_.front();
+      // Only the send that routed it as it is now: a spec failed or routed
+      // again since (by a node's death) is gone or has a new attempt.
+      auto it = remote_tasks_.find(o.result);
+      if (it != remote_tasks_.end() && it->second.target == o.target &&
+          it->second.spec.get() == o.spec && o.spec->attempt == o.attempt) {
+        const std::size_t w = spec_weight(*o.spec);
+        if (bytes > 0 && bytes + w > slice_bytes) break;
+        bytes += w;
+        frames[o.target].push_back(o.spec);
+      }
+      tasks_sending_.pop_front();
+    }
+  }
+  for (auto& [target, specs] : frames) send_tasks(target, std::move(specs));
+  if (!tasks_sending_.empty()) {
+    task_slice_scheduled_ = true;
+    tasks_->add(kj::evalLater([this] { send_task_slice(); }));
   }
 }
 
-bool Cluster::fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref) {
+bool Cluster::fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref, std::size_t& inline_left) {
   to_wire(b.initId(), ref->id());
-  if (goes_inline(ref)) {
+  if (goes_inline(ref) && ref->payload().size() <= inline_left) {
     auto p = ref->payload();
+    inline_left -= p.size();
     b.setInline(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
     const auto& nested = ref->nested();
     auto list = b.initNestedRefs(static_cast<unsigned>(nested.size()));
     bool all_inline = true;
     for (unsigned i = 0; i < nested.size(); ++i) {
-      if (!fill_ref(list[i], nested[i])) all_inline = false;
+      if (!fill_ref(list[i], nested[i], inline_left)) all_inline = false;
     }
     return all_inline;
   }
@@ -262,12 +250,14 @@ void Cluster::fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec) {
   b.setName(std::string(spec.name));
   auto args = spec.args.bytes();
   b.setArgs(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(args.data()), args.size()));
+  std::size_t inline_left = message_inline_bytes;
   auto refs = b.initRefs(static_cast<unsigned>(spec.refs.size()));
-  for (unsigned i = 0; i < spec.refs.size(); ++i) fill_ref(refs[i], spec.refs[i]);
+  for (unsigned i = 0; i < spec.refs.size(); ++i) fill_ref(refs[i], spec.refs[i], inline_left);
   b.setRefMask(spec.ref_mask);
   b.setWaitMask(spec.wait_mask);
   auto nested = b.initNestedRefs(static_cast<unsigned>(spec.nested_refs.size()));
-  for (unsigned i = 0; i < spec.nested_refs.size(); ++i) fill_ref(nested[i], spec.nested_refs[i]);
+  for (unsigned i = 0; i < spec.nested_refs.size(); ++i)
+    fill_ref(nested[i], spec.nested_refs[i], inline_left);
   to_wire(b.initResult(), spec.result->id());
   if (spec.options != &default_task_options)
     to_wire(b.initOptions(), spec.opts());
@@ -282,6 +272,59 @@ void Cluster::send_tasks(NodeId target, std::vector<TaskSpec*> specs) {
   auto list = frame->initRoot<wire::StreamFrame>().initTasks(static_cast<unsigned>(specs.size()));
   for (unsigned i = 0; i < specs.size(); ++i) fill_spec(list[i], *specs[i]);
   send_frame(target, kj::mv(frame));
+}
+
+void Cluster::retry_or_fail(TaskSpecPtr spec, NodeId node, bool died) {
+  if (spec->actor) {
+    if (died) {
+      spec->result->seal_error(std::make_exception_ptr(
+          ActorDiedError(fmt::format("{} died with its node {:x}; {} was not completed",
+                                     spec->actor->description(), node, spec->name))));
+    } else {
+      spec->result->seal_error(std::make_exception_ptr(TransportError(
+          TransportError::Kind::disconnected,
+          fmt::format("the connection to node {:x}, where {} lives, failed while {} was sent "
+                      "there; it may or may not have run",
+                      node, spec->actor->description(), spec->name))));
+    }
+  } else if (spec->attempt < static_cast<std::uint32_t>(spec->opts().max_retries)) {
+    ++spec->attempt;
+    route(std::move(spec));
+  } else {
+    spec->result->seal_error(std::make_exception_ptr(Error(fmt::format(
+        "task {} failed: {} {:x} {} and it has no retries left", spec->name,
+        died ? "its node" : "the connection to its node", node, died ? "died" : "failed"))));
+  }
+}
+
+void Cluster::doubt_tasks_on(NodeId node) {
+  const auto deadline = ControlStore::Clock::now() + doubt_timeout;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, task] : remote_tasks_) {
+    if (task.target == node) in_doubt_.push_back({node, id, task.spec->attempt, deadline});
+  }
+}
+
+void Cluster::recheck_in_doubt() {
+  if (in_doubt_.empty()) return;
+  const auto now = ControlStore::Clock::now();
+  std::vector<std::pair<TaskSpecPtr, NodeId>> lost;
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(in_doubt_, [&](const InDoubt& d) {
+      if (d.deadline > now) return false;
+      // A node that died meanwhile had its tasks handled by node_died.
+      auto it = remote_tasks_.find(d.result);
+      if (alive_locked(d.node) && it != remote_tasks_.end() && it->second.target == d.node &&
+          it->second.spec->attempt == d.attempt) {
+        lost.emplace_back(std::move(it->second.spec), d.node);
+        remote_tasks_.erase(it);
+        if (auto s = sent_.find(d.node); s != sent_.end() && s->second > 0) --s->second;
+      }
+      return true;
+    });
+  }
+  for (auto& [spec, node] : lost) retry_or_fail(std::move(spec), node, false);
 }
 
 // --- the executing side ---------------------------------------------------------
@@ -387,26 +430,42 @@ void Cluster::send_result(NodeId owner, ObjectHandle result) {
 }
 
 void Cluster::flush_results() {
-  std::map<NodeId, std::vector<ObjectHandle>> out;
   {
     std::lock_guard lock(mutex_);
-    out.swap(results_out_);
+    for (auto& [owner, items] : results_out_) {
+      for (auto& r : items) results_sending_.emplace_back(owner, std::move(r));
+    }
+    results_out_.clear();
     results_flush_scheduled_ = false;
-    // An owner the view lists as dead will never copy (nor free) what it is sent.
-    std::erase_if(out, [this](const auto& entry) {
-      return std::any_of(view_.nodes.begin(), view_.nodes.end(),
-                         [&](const NodeView& n) { return n.info.id == entry.first && !n.alive; });
-    });
   }
-  auto weight = [](const ObjectHandle& result) {
-    std::size_t bytes = 128 + inline_bytes(result);
-    for (const auto& n : result->nested()) bytes += inline_bytes(n);
-    return bytes;
-  };
-  for (auto& [owner_id, items] : out) {
-    in_frames(items, weight, [&, owner = owner_id](std::size_t begin, std::size_t end) {
-      send_results(owner, std::span<const ObjectHandle>(items).subspan(begin, end - begin));
-    });
+  if (!result_slice_scheduled_) send_result_slice();
+}
+
+void Cluster::send_result_slice() {
+  result_slice_scheduled_ = false;
+  std::map<NodeId, std::vector<ObjectHandle>> frames;  // each owner's results in order
+  {
+    std::lock_guard lock(mutex_);
+    std::size_t bytes = 0;
+    while (!results_sending_.empty()) {
+      auto& [owner, result] = results_sending_.front();
+      // An owner the view lists as dead will never copy (nor free) what it is sent.
+      const bool dead = std::any_of(view_.nodes.begin(), view_.nodes.end(), [&](const NodeView& n) {
+        return n.info.id == owner && !n.alive;
+      });
+      if (!dead) {
+        const std::size_t w = result_weight(result);
+        if (bytes > 0 && bytes + w > slice_bytes) break;
+        bytes += w;
+        frames[owner].push_back(std::move(result));
+      }
+      results_sending_.pop_front();
+    }
+  }
+  for (auto& [owner, items] : frames) send_results(owner, items);
+  if (!results_sending_.empty()) {
+    result_slice_scheduled_ = true;
+    tasks_->add(kj::evalLater([this] { send_result_slice(); }));
   }
 }
 
@@ -418,10 +477,12 @@ void Cluster::send_results(NodeId owner, std::span<const ObjectHandle> items) {
     auto b = list[i];
     to_wire(b.initId(), r->id());
     bool held = false;
+    std::size_t inline_left = message_inline_bytes;
     if (r->error()) {
       to_wire(b.initFailure(), r->error());
-    } else if (goes_inline(r)) {
+    } else if (goes_inline(r)) {  // at most inline_limit, so within the budget
       auto p = r->payload();
+      inline_left -= p.size();
       b.setValue(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
     } else {
       r->mark_exported();
@@ -432,7 +493,7 @@ void Cluster::send_results(NodeId owner, std::span<const ObjectHandle> items) {
     const auto& nested = r->nested();
     auto nested_list = b.initNestedRefs(static_cast<unsigned>(nested.size()));
     for (unsigned j = 0; j < nested.size(); ++j) {
-      if (!fill_ref(nested_list[j], nested[j])) held = true;
+      if (!fill_ref(nested_list[j], nested[j], inline_left)) held = true;
     }
     if (held) {
       held_for_owner_[r->id()] = r;
@@ -490,74 +551,6 @@ void Cluster::receive_results(capnp::List<wire::TaskResult>::Reader results) {
         break;
     }
   }
-}
-
-Cluster::Pull::~Pull() {
-  if (settled || !into) return;
-  into->seal_error(std::make_exception_ptr(
-      TransportError(TransportError::Kind::disconnected,
-                     fmt::format("the connection to node {:x} failed before object {} was copied",
-                                 from, id.to_string()))));
-}
-
-void Cluster::free_held(NodeId holder, ObjectId id) {
-  with_peer(holder, [id](wire::Peer::Client& peer) {
-    auto req = peer.freeObjectsRequest();
-    to_wire(req.initIds(1)[0], id);
-    req.send().detach([](kj::Exception&&) {});  // a holder that died has freed it anyway
-  });
-}
-
-void Cluster::pull(NodeId from, ObjectId id, ObjectHandle into, std::vector<ObjectHandle> nested) {
-  auto p = std::make_shared<Pull>();
-  p->into = std::move(into);
-  p->from = from;
-  p->id = id;
-  p->nested = std::move(nested);
-  with_peer(from, [this, p](wire::Peer::Client& peer) { pull_chunk(p, peer, 0, chunk_size); });
-}
-
-void Cluster::pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::uint64_t offset,
-                         std::uint64_t length) {
-  ++p->in_flight;
-  auto req = peer.pullObjectRequest();
-  to_wire(req.initId(), p->id);
-  req.setOffset(offset);
-  req.setLength(length);
-  tasks_->add(
-      req.send()
-          .then([this, p, peer, offset](capnp::Response<wire::Peer::PullObjectResults> r) mutable {
-            --p->in_flight;
-            if (p->settled) return;
-            auto data = r.getData();
-            if (!p->buffer) {
-              p->size = r.getTotalSize();
-              p->next = std::min(chunk_size, p->size);
-              p->buffer = node_.store().allocate(p->size, p->id);
-              if (p->nested.empty()) {  // a result's come with it; others with the first chunk
-                for (auto n : r.getNestedRefs()) p->nested.push_back(materialize(n));
-              }
-            }
-            if (offset + data.size() > p->size) {
-              throw KJ_EXCEPTION(FAILED, "pulled chunk past the object's end");
-            }
-            std::memcpy(p->buffer.bytes().data() + offset, data.begin(), data.size());
-            p->done += data.size();
-            if (p->done == p->size) {
-              p->settled = true;
-              seal_once_named_arrive(p->into, std::move(p->buffer), std::move(p->nested));
-              return;
-            }
-            while (p->in_flight < chunks_in_flight && p->next < p->size) {
-              const std::uint64_t len = std::min(chunk_size, p->size - p->next);
-              pull_chunk(p, peer, p->next, len);
-              p->next += len;
-            }
-          })
-          .catch_([p](kj::Exception&& e) {
-            if (std::exchange(p->settled, true)) return;
-            p->into->seal_error(error_from_kj(e));
-          }));
 }
 
 }  // namespace weft::detail

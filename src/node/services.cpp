@@ -98,7 +98,8 @@ kj::Promise<void> PeerService::answer_pull(PullObjectContext context, const Obje
   if (offset == 0) {
     const auto& nested = object->nested();
     auto list = results.initNestedRefs(static_cast<unsigned>(nested.size()));
-    for (unsigned i = 0; i < nested.size(); ++i) cluster_.fill_ref(list[i], nested[i]);
+    std::size_t inline_left = Cluster::message_inline_bytes;
+    for (unsigned i = 0; i < nested.size(); ++i) cluster_.fill_ref(list[i], nested[i], inline_left);
   }
   auto chunk = payload.subspan(offset, length);
   if (object->in_arena()) {

@@ -133,6 +133,30 @@ inline weft::Task<bool> cluster_reserve_twice(std::size_t nodes, double cpu) {
 }
 WEFT_REMOTE(cluster_reserve_twice);
 
+// Many refs in one argument or one result (bounded_test.cpp).
+using ClusterBytesRefs = std::vector<weft::ObjectRef<std::vector<std::uint8_t>>>;
+
+// {sum of every byte of every object, how many objects, pid}.
+inline weft::Task<std::vector<std::uint64_t>> cluster_sum_all(ClusterBytesRefs refs) {
+  std::uint64_t sum = 0;
+  for (auto& r : refs) {
+    for (auto b : co_await r) sum += b;
+  }
+  co_return std::vector<std::uint64_t>{sum, refs.size(), static_cast<std::uint64_t>(getpid())};
+}
+WEFT_REMOTE(cluster_sum_all);
+
+// Puts `count` objects of `n` bytes (seeds 0, 1, ...) where it runs.
+inline ClusterBytesRefs cluster_put_many(std::uint64_t count, std::uint64_t n) {
+  ClusterBytesRefs refs;
+  refs.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    refs.push_back(weft::put(cluster_bytes(n, static_cast<std::uint32_t>(i))));
+  }
+  return refs;
+}
+WEFT_REMOTE(cluster_put_many);
+
 // --- the key-value store -----------------------------------------------------------
 
 // Each returns what the node it runs on saw.

@@ -94,3 +94,29 @@ TEST_CASE("a task pinned to a node that has died fails instead of hanging") {
   // ... and not because it timed out.
   CHECK(pinned.is_ready());
 }
+
+TEST_CASE("a task pinned to a node that dies while it runs there fails instead of hanging") {
+  LocalCluster cluster(3);
+  const weft::NodeId c = cluster.worker_id(1);
+  weft::Node::ThreadScope scope(cluster.head());
+  auto pinned = weft::submit<&cluster_sleep_then_pid>(on(c), std::int64_t{20000});
+  REQUIRE(
+      cluster_test::eventually([&] { return cluster.node_view(c).load.tasks_in_flight > 0; }, 5s));
+  const auto killed = std::chrono::steady_clock::now();
+  cluster.kill_worker(1);
+
+  std::string error;
+  try {
+    weft::get(pinned, 10s);
+  } catch (const weft::TimeoutError&) {
+    error = "timed out";
+  } catch (const weft::Error& e) {
+    error = e.what();
+  }
+  const auto took = std::chrono::steady_clock::now() - killed;
+  INFO(error);
+  CHECK(error.find(fmt::format("{:x}", c)) != std::string::npos);
+  CHECK(error.find("not alive") != std::string::npos);
+  // The head's failure timeout (1.5 s) and a view, not the get's 10 s.
+  CHECK(took < 5s);
+}

@@ -148,11 +148,12 @@ class LocalCluster {
  public:
   // Forms a cluster of `nodes` nodes (the head counts) and waits for all.
   // A head given a `snapshot` file saves its control store there and starts
-  // from it (--snapshot).
-  explicit LocalCluster(std::size_t nodes, std::string snapshot = {})
+  // from it (--snapshot). Every node's object store holds `store_mib` MiB.
+  explicit LocalCluster(std::size_t nodes, std::string snapshot = {}, std::size_t store_mib = 256)
       : token_(random_hex(16)),
+        store_mib_(store_mib),
         head_(std::make_unique<weft::Node>(weft::NodeOptions{
-            .id = random_node_id(), .threads = 2, .store = {.capacity = 256 << 20}})) {
+            .id = random_node_id(), .threads = 2, .store = {.capacity = store_mib << 20}})) {
     head_->start_cluster({.head = true, .token = token_, .snapshot = std::move(snapshot)});
     for (std::size_t i = 1; i < nodes; ++i) add_worker();
     if (!wait_for_nodes(nodes)) {
@@ -178,7 +179,13 @@ class LocalCluster {
 
   // The flags a worker of this cluster runs with.
   std::vector<std::string> worker_args() {
-    return {"--worker", "--address", address(), "--threads", "1", "--object-store-memory", "256M"};
+    return {"--worker",
+            "--address",
+            address(),
+            "--threads",
+            "1",
+            "--object-store-memory",
+            fmt::format("{}M", store_mib_)};
   }
   std::string token_env() const { return "WEFT_CLUSTER_TOKEN=" + token_; }
 
@@ -266,6 +273,7 @@ class LocalCluster {
 
  private:
   std::string token_;
+  std::size_t store_mib_;
   std::unique_ptr<weft::Node> head_;
   std::deque<weft::detail::ChildProcess> workers_;
   bool stopped_ = false;

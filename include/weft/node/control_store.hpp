@@ -125,6 +125,9 @@ class ControlStore {
   // load changes. Returns false, changing nothing, for an unknown or dead node:
   // it must register again.
   bool heartbeat(NodeId node, const NodeLoad& load, Clock::time_point now);
+  // Records a sign of life from a node (a heartbeat datagram) that arrived
+  // at `at`, keeping the latest. Changes nothing for an unknown or dead node.
+  void saw_alive(NodeId node, Clock::time_point at);
 
   // Marks dead every alive node whose last heartbeat (or registration) is
   // more than `timeout` before `now`, and returns those, by id. Bumps the

@@ -61,6 +61,13 @@ bool ControlStore::heartbeat(NodeId node, const NodeLoad& load, Clock::time_poin
   return true;
 }
 
+void ControlStore::saw_alive(NodeId node, Clock::time_point at) {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end() || !it->second.alive) return;
+  it->second.last_heartbeat = std::max(it->second.last_heartbeat, at);
+}
+
 std::vector<NodeId> ControlStore::detect_failures(Clock::time_point now, Clock::duration timeout) {
   std::lock_guard lock(mutex_);
   std::vector<NodeId> died;
