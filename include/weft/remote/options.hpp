@@ -82,12 +82,15 @@ struct Resources {
   CustomResources custom;
 };
 
-// Where a task or actor may run (meaningful once there are several nodes).
-struct HybridStrategy {};  // local while it has room, else the best node that fits
-struct SpreadStrategy {};  // round-robin over nodes that fit
+// Where a task or actor may run (meaningful once there are several nodes;
+// the rules in full: weft::pick_node, node/placement.hpp).
+// The node with room holding most argument bytes (if 1 MiB or more), else
+// local while it has room, else the least loaded node that fits.
+struct HybridStrategy {};
+struct SpreadStrategy {};  // round-robin over nodes with room, else over nodes that fit
 struct NodeAffinity {
   NodeId node = 0;
-  bool soft = false;  // fall back to other nodes if that one cannot take it
+  bool soft = false;  // fall back to other nodes if that one is full, dead or too small
 };
 using SchedulingStrategy = std::variant<HybridStrategy, SpreadStrategy, NodeAffinity>;
 
