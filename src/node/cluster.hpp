@@ -240,9 +240,10 @@ class Cluster final : public ClusterLink {
   }
   // After the spec's ref arguments are sealed: runs it here or sends it.
   void route(TaskSpecPtr spec);
-  // Placement (cluster_scheduling.cpp): where `spec` runs, by weft::pick_node
-  // over placement_snapshot_locked() with the copies of its ref arguments
-  // this node knows of. Throws InfeasibleError.
+  // Placement (cluster_scheduling.cpp), any thread: where `spec` (or an
+  // actor) goes, by weft::pick_node over placement_snapshot_locked() with
+  // the copies of its ref arguments this node knows of. Throws
+  // InfeasibleError.
   NodeId pick_target(const TaskSpec& spec);
   NodeId pick_target(PlacementRequest request);
   // The alive nodes as placement sees them now (mutex_ held): resources from
