@@ -232,3 +232,35 @@ TEST_CASE("a task whose large argument is held on another node runs there") {
   CHECK(static_cast<int>(seen.sum[2]) == holder_pid);
   CHECK(seen.fillers == std::vector<int>(head_slots, cluster.pid_of(cluster.head_id())));
 }
+
+TEST_CASE("when a node dies, its soft-affinity tasks rerun elsewhere and hard ones fail") {
+  LocalCluster cluster(3);
+  const weft::NodeId doomed = cluster.worker_id(1);
+  const int doomed_pid = cluster.worker(1).pid();
+
+  struct Seen {
+    int soft_pid = 0;
+    std::string hard_error;
+  };
+  const Seen seen = cluster.head().run([&](weft::Runtime&) -> weft::Task<Seen> {
+    Seen s;
+    // Both are sent to the doomed node: the soft one while it has room.
+    auto soft = weft::submit<&cluster_sleep_then_pid>(on(doomed, true), std::int64_t{2000});
+    auto hard = weft::submit<&cluster_sleep_then_pid>(on(doomed), std::int64_t{2000});
+    cluster.kill_worker(1);
+    s.soft_pid = co_await within(soft, 20s);
+    try {
+      co_await within(hard, 20s);
+      s.hard_error = "no error";
+    } catch (const weft::InfeasibleError& e) {
+      s.hard_error = e.what();
+    }
+    co_return s;
+  });
+
+  CHECK(seen.soft_pid != 0);
+  CHECK(seen.soft_pid != doomed_pid);
+  INFO(seen.hard_error);
+  CHECK(seen.hard_error.find(fmt::format("node {:x}, which is not alive", doomed)) !=
+        std::string::npos);
+}
