@@ -304,7 +304,16 @@ class Cluster final : public ClusterLink {
   }
   // After the spec's ref arguments are sealed: runs it here or sends it.
   void route(TaskSpecPtr spec);
+  // Placement (cluster_scheduling.cpp), any thread: where `spec` (or an
+  // actor) goes, by weft::pick_node over placement_snapshot_locked() with
+  // the copies of its ref arguments this node knows of. Throws
+  // InfeasibleError.
   NodeId pick_target(const TaskSpec& spec);
+  NodeId pick_target(PlacementRequest request);
+  // The alive nodes as placement sees them now (mutex_ held): resources from
+  // the view, this node's own free resources and tasks in flight from its
+  // scheduler, every other node's tasks in flight counting sent_.
+  std::span<const PlacementCandidate> placement_snapshot_locked();
   void enqueue(NodeId target, TaskSpecPtr spec);
   bool alive_locked(NodeId node) const;
   void fail_unreachable(TaskSpecPtr spec, NodeId target);
@@ -361,7 +370,16 @@ class Cluster final : public ClusterLink {
   std::map<NodeId, std::vector<ObjectHandle>> results_out_;  // sealed, not yet sent
   bool results_flush_scheduled_ = false;
   std::map<NodeId, std::size_t> sent_;  // tasks in flight per node, for load-based routing
-  std::size_t spread_cursor_ = 0;
+  // Placement's snapshot (under mutex_): rebuilt from view_ when its version
+  // changes, the fresh parts refreshed at every pick.
+  struct PlacementSnapshot {
+    std::optional<std::uint64_t> version;
+    std::vector<PlacementCandidate> nodes;
+    std::vector<std::uint64_t> reported_in_flight;  // per entry of nodes, as the view said
+    ResourceSet reserved_here;                      // bundles the view places on this node
+    NodeId spread_cursor = 0;
+  };
+  PlacementSnapshot placement_;
   bool stopped_ = false;
   std::string refusal_;  // why the head refused this node
   std::mutex hosted_mutex_;

@@ -8,16 +8,6 @@ namespace weft::detail {
 
 // --- actors -------------------------------------------------------------------
 
-NodeId Cluster::place_actor(const ActorOptions& options) {
-  TaskSpec probe;
-  TaskOptions o;
-  o.resources = options.resources;
-  o.strategy = options.strategy;
-  o.placement = options.placement;
-  probe.options = &o;
-  return pick_target(probe);
-}
-
 kj::Promise<wire::Peer::Client> Cluster::peer_of(NodeId node) {
   auto paf = kj::newPromiseAndFulfiller<wire::Peer::Client>();
   with_peer(node, [f = kj::mv(paf.fulfiller)](wire::Peer::Client& peer) mutable {

@@ -86,57 +86,14 @@ void Cluster::submit(TaskSpecPtr spec) {
   if (when_refs_sealed(*waiting->spec, ready, waiting)) ready(waiting);
 }
 
-NodeId Cluster::pick_target(const TaskSpec& spec) {
-  const NodeId self = node_.node_id();
-  const TaskOptions& o = spec.opts();
-  if (o.placement.group != 0) return o.placement.node;
-  std::lock_guard lock(mutex_);
-  std::vector<const NodeView*> alive;
-  for (const auto& n : view_.nodes) {
-    if (n.alive) alive.push_back(&n);
-  }
-  auto fits_total = [&](const NodeView& n) {
-    const Resources& need = o.resources;
-    const Resources& have = n.info.totals;
-    if (need.cpu > have.cpu || need.gpu > have.gpu || need.memory > have.memory) return false;
-    for (const auto& [name, amount] : need.custom) {
-      const double* has = have.custom.find(name);
-      if (has == nullptr || *has < amount) return false;
-    }
-    return true;
-  };
-  if (const auto* a = std::get_if<NodeAffinity>(&o.strategy)) {
-    for (const auto* n : alive) {
-      if (n->info.id == a->node) return a->node;
-    }
-    if (!a->soft) return a->node;  // dead or unknown: the send fails the task
-  }
-  std::vector<const NodeView*> feasible;
-  for (const auto* n : alive) {
-    if (fits_total(*n)) feasible.push_back(n);
-  }
-  if (feasible.empty()) return self;  // the local scheduler reports it infeasible
-  if (std::holds_alternative<SpreadStrategy>(o.strategy)) {
-    return feasible[spread_cursor_++ % feasible.size()]->info.id;
-  }
-  // Hybrid: here while this node has room, else the least loaded node, where
-  // load counts what this node has already sent there.
-  auto load_of = [&](const NodeView& n) {
-    const double cpu = std::max(1.0, n.info.totals.cpu);
-    if (n.info.id == self) return static_cast<double>(node_.scheduler_.tasks_in_flight()) / cpu;
-    auto it = sent_.find(n.info.id);
-    return static_cast<double>(it == sent_.end() ? 0 : it->second) / cpu;
-  };
-  const NodeView* best = nullptr;
-  for (const auto* n : feasible) {
-    if (n->info.id == self && load_of(*n) < 1.0) return self;
-    if (best == nullptr || load_of(*n) < load_of(*best)) best = n;
-  }
-  return best->info.id;
-}
-
 void Cluster::route(TaskSpecPtr spec) {
-  const NodeId target = pick_target(*spec);
+  NodeId target = 0;
+  try {
+    target = pick_target(*spec);
+  } catch (const InfeasibleError&) {
+    spec->result->seal_error(std::current_exception());
+    return;
+  }
   if (target == node_.node_id()) {
     node_.scheduler_.submit(std::move(spec));
     return;

@@ -370,7 +370,8 @@ TEST_CASE("nodes restored from a snapshot are dead until they register again") {
   CHECK_FALSE(view.nodes[0].alive);
   CHECK_FALSE(view.nodes[1].alive);
   CHECK_FALSE(restored.heartbeat(a, {.available = {.cpu = 4}}, t0 + 1s));
-  CHECK_THROWS_AS(restored.pick_node({.cpu = 1}, weft::HybridStrategy{}, a), weft::InfeasibleError);
+  CHECK_THROWS_AS(restored.create_placement_group(weft::PlacementStrategy::pack, {{.cpu = 1}}),
+                  weft::InfeasibleError);
 
   auto info = node_info(4);
   info.id = a;

@@ -155,12 +155,6 @@ class ControlStore {
   }
   std::optional<NodeView> node(NodeId id) const;
 
-  // Picks a node for one task or actor from the published view: see
-  // weft::pick_node (placement.hpp). Throws InfeasibleError when no alive
-  // node can ever take it; nullopt while none has room now.
-  std::optional<NodeId> pick_node(const Resources& demand, const SchedulingStrategy& strategy,
-                                  NodeId local);
-
   // --- actors --------------------------------------------------------------
 
   // Records an actor and returns its id (entry.actor_id, or a fresh one when
@@ -267,7 +261,6 @@ class ControlStore {
   std::uint64_t next_actor_id_ = 1;
   std::uint64_t next_job_id_ = 1;
   std::uint64_t next_group_id_ = 1;
-  NodeId spread_cursor_ = 0;
   std::map<NodeId, NodeRecord> nodes_;
   std::map<std::uint64_t, ActorEntry> actors_;
   std::map<std::uint64_t, JobEntry> jobs_;

@@ -74,7 +74,8 @@ class ClusterLink {
   virtual void start() = 0;
   // Runs the task here or sends it to the node that should (any thread).
   virtual void submit(TaskSpecPtr spec) = 0;
-  // Where a new actor should live: this node's id or another's.
+  // Where a new actor should live: this node's id or another's (any
+  // thread). Throws InfeasibleError when no alive node can host it.
   virtual NodeId place_actor(const ActorOptions& options) = 0;
   virtual Task<std::shared_ptr<ActorRecord>> create_remote_actor(NodeId target,
                                                                  ActorOptions options,

@@ -1,22 +1,28 @@
-// Placement: where bundles of a placement group and single tasks or actors go,
-// decided from the head's view of the nodes (DESIGN §4). Pure functions over
-// a list of candidate nodes; the ControlStore (control_store.hpp) feeds them
-// and keeps the reservations they produce.
+// Placement: the one scheduler. Where a task, an actor or the bundles of a
+// placement group go, decided by pure functions over a snapshot of the
+// cluster (DESIGN §4): per alive node its resources (total and available),
+// its load (tasks in flight there, counting what the deciding node has sent
+// and not heard back), and for one task the bytes of each argument each node
+// holds. A node's Cluster feeds pick_node for every task and actor it places;
+// the head's ControlStore (control_store.hpp) feeds place_bundles and keeps
+// the reservations they produce.
 //
-//   std::vector<weft::PlacementCandidate> nodes = ...;   // alive nodes, by id
+//   std::vector<weft::PlacementCandidate> nodes = ...;   // alive nodes
 //   auto where = weft::place_bundles(weft::PlacementStrategy::strict_spread,
 //                                    {weft::ResourceSet({.cpu = 2}), ...}, nodes);
-//   auto node = weft::pick_node(weft::ResourceSet({.cpu = 1}), weft::SpreadStrategy{},
-//                               /*local=*/1, nodes, cursor);
+//   const weft::ArgumentCopies big{.bytes = 64 << 20, .nodes = {3}};
+//   weft::NodeId cursor = 0;  // one per deciding node, for SpreadStrategy
+//   auto node = weft::pick_node({.demand = weft::ResourceSet({.cpu = 1}), .local = 1,
+//                                .arguments = {&big, 1}}, nodes, cursor);
 //
 // Every choice is deterministic: ties go to the less loaded node, then the
-// smaller id, so tests (and simulated clusters) can predict placements.
+// one with fewer tasks in flight, then the smaller id, so tests (and
+// simulated clusters) can predict placements. Pure: any thread.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -72,15 +78,23 @@ class ResourceSet {
 // One alive node as placement sees it.
 struct PlacementCandidate {
   NodeId id = 0;
-  ResourceSet available;  // free now, after placement group reservations
+  ResourceSet available;  // free as last reported, after placement group reservations
   ResourceSet total;
-  std::uint64_t tasks_in_flight = 0;  // breaks ties between equally loaded nodes
+  // Tasks queued or running there. The deciding node counts what it has sent
+  // there and not heard back, so a burst of submissions sees its own effect
+  // before the next report arrives.
+  std::uint64_t tasks_in_flight = 0;
 };
 
-// How busy a node is: the largest used fraction over the resources it has
-// (0 idle, 1 full). "Least loaded" below means the smallest load, then the
-// fewest tasks in flight, then the smallest id.
+// How busy a node is: the largest used fraction over the resources it has,
+// or its tasks in flight per whole cpu (at least one), whichever is larger
+// (0 idle, 1 full, more while work queues there). "Least loaded" below means the smallest load,
+// then the fewest tasks in flight, then the smallest id.
 double load_of(const PlacementCandidate& node) noexcept;
+
+// Whether `node` can start `demand` now: it fits in what is available and
+// the node has fewer tasks in flight than whole cpus (at least one).
+bool has_room(const PlacementCandidate& node, const ResourceSet& demand) noexcept;
 
 // Chooses a node for every bundle (result[i] holds bundles[i]) against the
 // candidates' available resources, bundles on one node adding up. Throws
@@ -98,18 +112,51 @@ double load_of(const PlacementCandidate& node) noexcept;
 std::vector<NodeId> place_bundles(PlacementStrategy strategy, std::span<const ResourceSet> bundles,
                                   std::span<const PlacementCandidate> nodes);
 
-// Chooses a node for one task or actor needing `demand`, or nullopt when a
-// node could take it but none has room now (the caller queues and retries).
-// Throws InfeasibleError when no candidate could ever take it (its total is
-// too small), or when a hard NodeAffinity names a node that is not a
-// candidate (dead or unknown).
-//   HybridStrategy: `local` while it has room, else the least loaded fitting node.
-//   SpreadStrategy: round-robin by id over fitting nodes; `spread_cursor` is the
-//     last node chosen and is advanced (keep one per caller, starting at 0).
-//   NodeAffinity: that node if it has room; soft falls back to hybrid,
-//     hard waits for it.
-std::optional<NodeId> pick_node(const ResourceSet& demand, const SchedulingStrategy& strategy,
-                                NodeId local, std::span<const PlacementCandidate> nodes,
-                                NodeId& spread_cursor);
+// One ref argument (top-level or named inside an argument's value) of the
+// work being placed: the size of its value and the nodes known to hold a
+// copy. Wherever the work runs, it copies the value from one of them.
+struct ArgumentCopies {
+  std::uint64_t bytes = 0;
+  std::vector<NodeId> nodes;
+};
+
+// A node holding at least this many of a task's argument bytes draws the
+// task (if it has room) away from the local node: below it, copying costs
+// less than a millisecond on a loopback link and load matters more.
+inline constexpr std::uint64_t locality_min_bytes = 1 << 20;
+
+// One task or actor to place.
+struct PlacementRequest {
+  ResourceSet demand;
+  SchedulingStrategy strategy = HybridStrategy{};
+  // Placed in a placement group bundle held by this node (0: none): it goes
+  // there whatever the strategy, and that node's scheduler holds it to the bundle.
+  NodeId bundle_node = 0;
+  NodeId local = 0;  // the deciding node
+  std::span<const ArgumentCopies> arguments;
+  // For errors: "task" and its name, say ("task partial_pi"); name may be empty.
+  std::string_view what = "the request";
+  std::string_view name;
+};
+
+// Chooses the node for one task or actor. It always names a node: one that
+// is full queues the work until it has room. Throws InfeasibleError, naming
+// the request, when no candidate could ever take it (its total is too
+// small), or when a hard NodeAffinity or the bundle names a node that is not
+// a candidate (dead or unknown).
+//   HybridStrategy, among the nodes that fit in total: the node with room
+//     that holds the most argument bytes, when that is at least
+//     locality_min_bytes (ties: `local`, then the least loaded); else
+//     `local` while it has room; else the least loaded node with room; else
+//     (everyone full) the least loaded node.
+//   SpreadStrategy: round-robin by id: the first node after `spread_cursor`
+//     (wrapping around) that has room, else the first that fits in total;
+//     `spread_cursor` becomes the node chosen (keep one per deciding node,
+//     starting at 0).
+//   NodeAffinity: that node while it has room. Otherwise soft falls back to
+//     hybrid; hard goes there anyway and queues, or throws when that node is
+//     dead or too small.
+NodeId pick_node(const PlacementRequest& request, std::span<const PlacementCandidate> nodes,
+                 NodeId& spread_cursor);
 
 }  // namespace weft

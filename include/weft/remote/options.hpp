@@ -103,16 +103,19 @@ void for_each_resource(const Resources& r, F&& f) {
 void set_resource(Resources& r, std::string_view name, double amount);
 }  // namespace detail
 
-// Where a task or actor may run (meaningful once there are several nodes).
-struct HybridStrategy {  // local while it has room, else the best node that fits
+// Where a task or actor may run (meaningful once there are several nodes;
+// the rules in full: weft::pick_node, node/placement.hpp).
+// The node with room holding most argument bytes (if 1 MiB or more), else
+// local while it has room, else the least loaded node that fits.
+struct HybridStrategy {
   friend bool operator==(HybridStrategy, HybridStrategy) = default;
 };
-struct SpreadStrategy {  // round-robin over nodes that fit
+struct SpreadStrategy {  // round-robin over nodes with room, else over nodes that fit
   friend bool operator==(SpreadStrategy, SpreadStrategy) = default;
 };
 struct NodeAffinity {
   NodeId node = 0;
-  bool soft = false;  // fall back to other nodes if that one cannot take it
+  bool soft = false;  // fall back to other nodes if that one is full, dead or too small
   friend bool operator==(const NodeAffinity&, const NodeAffinity&) = default;
 };
 using SchedulingStrategy = std::variant<HybridStrategy, SpreadStrategy, NodeAffinity>;

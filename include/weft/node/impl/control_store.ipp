@@ -150,12 +150,6 @@ std::vector<PlacementCandidate> ControlStore::candidates() const {
   return out;
 }
 
-std::optional<NodeId> ControlStore::pick_node(const Resources& demand,
-                                              const SchedulingStrategy& strategy, NodeId local) {
-  std::lock_guard lock(mutex_);
-  return weft::pick_node(ResourceSet(demand), strategy, local, candidates(), spread_cursor_);
-}
-
 // --- actors ------------------------------------------------------------------
 
 const ActorEntry* ControlStore::live_actor_named(std::string_view name) const {

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -83,8 +84,17 @@ std::string_view to_string(PlacementStrategy s) noexcept {
   return "UNKNOWN";
 }
 
+namespace {
+
+// Tasks a node runs at once before it counts as full: its whole cpus, at least one.
+double slots_of(const PlacementCandidate& node) noexcept {
+  return std::max(1.0, std::floor(static_cast<double>(node.total.milli("cpu")) / 1000.0));
+}
+
+}  // namespace
+
 double load_of(const PlacementCandidate& node) noexcept {
-  double load = 0;
+  double load = static_cast<double>(node.tasks_in_flight) / slots_of(node);
   for (const auto& [name, total] : node.total.amounts()) {
     if (total <= 0) continue;
     const double used = static_cast<double>(total - node.available.milli(name));
@@ -93,7 +103,20 @@ double load_of(const PlacementCandidate& node) noexcept {
   return load;
 }
 
+bool has_room(const PlacementCandidate& node, const ResourceSet& demand) noexcept {
+  return demand.fits_in(node.available) &&
+         static_cast<double>(node.tasks_in_flight) < slots_of(node);
+}
+
 namespace {
+
+// Whether candidate a is less loaded than b (see load_of).
+bool less_loaded(const PlacementCandidate& a, double load_a, const PlacementCandidate& b,
+                 double load_b) noexcept {
+  if (load_a != load_b) return load_a < load_b;
+  if (a.tasks_in_flight != b.tasks_in_flight) return a.tasks_in_flight < b.tasks_in_flight;
+  return a.id < b.id;
+}
 
 // Candidate indices, least loaded first.
 std::vector<std::size_t> by_load(std::span<const PlacementCandidate> nodes) {
@@ -102,11 +125,7 @@ std::vector<std::size_t> by_load(std::span<const PlacementCandidate> nodes) {
   std::vector<double> load(nodes.size());
   for (std::size_t i = 0; i < nodes.size(); ++i) load[i] = load_of(nodes[i]);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    if (load[a] != load[b]) return load[a] < load[b];
-    if (nodes[a].tasks_in_flight != nodes[b].tasks_in_flight) {
-      return nodes[a].tasks_in_flight < nodes[b].tasks_in_flight;
-    }
-    return nodes[a].id < nodes[b].id;
+    return less_loaded(nodes[a], load[a], nodes[b], load[b]);
   });
   return order;
 }
@@ -281,14 +300,6 @@ std::vector<NodeId> place_bundles(PlacementStrategy strategy, std::span<const Re
 
 namespace {
 
-std::optional<NodeId> least_loaded_fitting(const ResourceSet& demand,
-                                           std::span<const PlacementCandidate> nodes) {
-  for (std::size_t n : by_load(nodes)) {
-    if (demand.fits_in(nodes[n].available)) return nodes[n].id;
-  }
-  return std::nullopt;
-}
-
 const PlacementCandidate* find_candidate(std::span<const PlacementCandidate> nodes, NodeId id) {
   for (const auto& n : nodes) {
     if (n.id == id) return &n;
@@ -296,59 +307,131 @@ const PlacementCandidate* find_candidate(std::span<const PlacementCandidate> nod
   return nullptr;
 }
 
-[[noreturn]] void never_fits(const ResourceSet& demand, std::string_view where) {
-  throw InfeasibleError(
-      fmt::format("a request for {} can never run: {}; lower the request or add a node that has it",
-                  demand.to_string(), where));
+std::string describe(const PlacementRequest& r) {
+  return r.name.empty() ? std::string(r.what) : fmt::format("{} {}", r.what, r.name);
 }
 
-std::optional<NodeId> hybrid(const ResourceSet& demand, NodeId local,
-                             std::span<const PlacementCandidate> nodes) {
-  if (const auto* n = find_candidate(nodes, local); n && demand.fits_in(n->available)) return local;
-  if (auto best = least_loaded_fitting(demand, nodes)) return best;
-  for (const auto& n : nodes) {
-    if (demand.fits_in(n.total)) return std::nullopt;
+[[noreturn]] void never_fits(const PlacementRequest& r, std::string_view why) {
+  throw InfeasibleError(fmt::format(
+      "{} can never run: it asks for {} and {}; lower the request or add a node that has it",
+      describe(r), r.demand.to_string(), why));
+}
+
+[[noreturn]] void pinned_to_missing(const PlacementRequest& r, std::string_view how, NodeId node) {
+  throw InfeasibleError(
+      fmt::format("{} cannot run: it is {} node {:x}, which is not alive; "
+                  "place it on an alive node, or let it fall back (soft "
+                  "affinity)",
+                  describe(r), how, node));
+}
+
+std::optional<NodeId> most_argument_bytes(const PlacementRequest& r,
+                                          std::span<const PlacementCandidate> nodes,
+                                          const std::vector<const PlacementCandidate*>& room) {
+  if (r.arguments.empty() || room.empty()) return std::nullopt;
+  std::vector<std::uint64_t> held(nodes.size(), 0);
+  for (const auto& arg : r.arguments) {
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      if (std::find(arg.nodes.begin(), arg.nodes.end(), nodes[i].id) != arg.nodes.end()) {
+        held[i] += arg.bytes;
+      }
+    }
   }
-  never_fits(demand, nodes.empty() ? "no node is alive" : "no alive node has that much in total");
+  // More bytes first; among equals the local node, then the less loaded.
+  auto before = [&](const PlacementCandidate* a, const PlacementCandidate* b) {
+    const auto bytes_a = held[static_cast<std::size_t>(a - nodes.data())];
+    const auto bytes_b = held[static_cast<std::size_t>(b - nodes.data())];
+    if (bytes_a != bytes_b) return bytes_a > bytes_b;
+    if ((a->id == r.local) != (b->id == r.local)) return a->id == r.local;
+    return less_loaded(*a, load_of(*a), *b, load_of(*b));
+  };
+  const PlacementCandidate* best = *std::min_element(room.begin(), room.end(), before);
+  const std::uint64_t best_bytes = held[static_cast<std::size_t>(best - nodes.data())];
+  if (best_bytes < locality_min_bytes) return std::nullopt;
+  return best->id;
+}
+
+NodeId hybrid(const PlacementRequest& r, std::span<const PlacementCandidate> nodes) {
+  std::vector<const PlacementCandidate*> feasible, room;
+  for (const auto& n : nodes) {
+    if (!r.demand.fits_in(n.total)) continue;
+    feasible.push_back(&n);
+    if (has_room(n, r.demand)) room.push_back(&n);
+  }
+  if (feasible.empty()) {
+    never_fits(r, nodes.empty() ? "no node is alive" : "no alive node has that much in total");
+  }
+  if (auto holder = most_argument_bytes(r, nodes, room)) return *holder;
+  for (const auto* n : room) {
+    if (n->id == r.local) return r.local;
+  }
+  const auto& pool = room.empty() ? feasible : room;
+  const PlacementCandidate* best = nullptr;
+  double best_load = 0;
+  for (const auto* n : pool) {
+    const double load = load_of(*n);
+    if (!best || less_loaded(*n, load, *best, best_load)) {
+      best = n;
+      best_load = load;
+    }
+  }
+  return best->id;
+}
+
+// The first node after `cursor` by id, wrapping around, among those `ok` accepts.
+template <typename Ok>
+const PlacementCandidate* round_robin(std::span<const PlacementCandidate> nodes, NodeId cursor,
+                                      Ok ok) {
+  const PlacementCandidate* first = nullptr;
+  const PlacementCandidate* next = nullptr;
+  for (const auto& n : nodes) {
+    if (!ok(n)) continue;
+    if (!first || n.id < first->id) first = &n;
+    if (n.id > cursor && (!next || n.id < next->id)) next = &n;
+  }
+  return next ? next : first;
 }
 
 }  // namespace
 
-std::optional<NodeId> pick_node(const ResourceSet& demand, const SchedulingStrategy& strategy,
-                                NodeId local, std::span<const PlacementCandidate> nodes,
-                                NodeId& spread_cursor) {
-  if (std::holds_alternative<HybridStrategy>(strategy)) return hybrid(demand, local, nodes);
+NodeId pick_node(const PlacementRequest& request, std::span<const PlacementCandidate> nodes,
+                 NodeId& spread_cursor) {
+  const ResourceSet& demand = request.demand;
+  if (request.bundle_node != 0) {
+    if (!find_candidate(nodes, request.bundle_node)) {
+      pinned_to_missing(request, "placed in a placement group bundle on", request.bundle_node);
+    }
+    return request.bundle_node;
+  }
 
-  if (const auto* affinity = std::get_if<NodeAffinity>(&strategy)) {
+  if (const auto* affinity = std::get_if<NodeAffinity>(&request.strategy)) {
     const auto* n = find_candidate(nodes, affinity->node);
-    if (n && demand.fits_in(n->available)) return n->id;
-    if (affinity->soft) return hybrid(demand, local, nodes);
-    if (!n) {
-      never_fits(demand,
-                 fmt::format("it is pinned (hard node affinity) to node {}, which is not alive",
-                             affinity->node));
+    if (affinity->soft) {
+      if (n && has_room(*n, demand)) return n->id;
+      return hybrid(request, nodes);
     }
+    if (!n) pinned_to_missing(request, "pinned (hard node affinity) to", affinity->node);
     if (!demand.fits_in(n->total)) {
-      never_fits(demand, fmt::format("it is pinned (hard node affinity) to node {}, which has {} "
-                                     "in total",
-                                     n->id, n->total.to_string()));
+      never_fits(request, fmt::format("it is pinned (hard node affinity) to node {:x}, which has "
+                                      "{} in total",
+                                      n->id, n->total.to_string()));
     }
-    return std::nullopt;
+    return n->id;
   }
 
-  // Spread: the first fitting node after the cursor, wrapping around by id.
-  const PlacementCandidate* first = nullptr;
-  const PlacementCandidate* next = nullptr;
-  for (const auto& n : nodes) {
-    if (!demand.fits_in(n.available)) continue;
-    if (!first || n.id < first->id) first = &n;
-    if (n.id > spread_cursor && (!next || n.id < next->id)) next = &n;
-  }
-  if (const auto* chosen = next ? next : first) {
+  if (std::holds_alternative<SpreadStrategy>(request.strategy)) {
+    const auto* chosen = round_robin(
+        nodes, spread_cursor, [&](const PlacementCandidate& n) { return has_room(n, demand); });
+    if (!chosen) {
+      chosen = round_robin(nodes, spread_cursor,
+                           [&](const PlacementCandidate& n) { return demand.fits_in(n.total); });
+    }
+    if (!chosen) return hybrid(request, nodes);  // throws: nothing fits
     spread_cursor = chosen->id;
     return chosen->id;
   }
-  return hybrid(demand, local, nodes);  // nothing fits now: wait, or infeasible
+
+  return hybrid(request, nodes);
 }
 
 }  // namespace weft
