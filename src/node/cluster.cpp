@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "node/addresses.hpp"
 #include "node/services.hpp"
 #include "node/wire.hpp"
 #include "weft/core/detached.hpp"
@@ -40,6 +41,12 @@ Cluster::Cluster(Node& node, const ClusterOptions& options)
     : node_(node), options_(options), is_head_(options.head) {}
 
 void Cluster::start() {
+  check_bind_address("bind address", options_.bind_host);
+  advertise_host_ =
+      options_.advertise_host.empty()
+          ? default_advertise(options_.bind_host, is_head_ ? std::string() : options_.head_host,
+                              options_.head_port)
+          : options_.advertise_host;
   kj_ = std::make_unique<ScopedKjLoop>(node_.reactor());
   std::exception_ptr failure;
   BlockingEvent done;
@@ -87,10 +94,19 @@ void Cluster::stop_on_reactor_sync() {
 
 void Cluster::start_on_reactor(const ClusterOptions& options) {
   tasks_ = kj::heap<kj::TaskSet>(task_logger_);
-  listener_ = kj::heap<TcpListener>(node_.reactor().context(), options.listen_port);
+  const auto bind = asio::ip::make_address_v4(options.bind_host);
+  try {
+    listener_ = kj::heap<TcpListener>(node_.reactor().context(),
+                                      asio::ip::tcp::endpoint(bind, options.listen_port));
+    stream_listener_ =
+        kj::heap<TcpListener>(node_.reactor().context(), asio::ip::tcp::endpoint(bind, 0));
+  } catch (const std::system_error& e) {
+    throw Error(
+        fmt::format("cannot listen on {}:{}: {} (give another --port, or none for a free one)",
+                    options.bind_host, options.listen_port, e.code().message()));
+  }
   port_ = listener_->port();
   accept_loop(*listener_, &Cluster::on_inbound);
-  stream_listener_ = kj::heap<TcpListener>(node_.reactor().context(), std::uint16_t{0});
   stream_port_ = stream_listener_->port();
   accept_loop(*stream_listener_, &Cluster::on_stream);
   timer_.emplace(node_.reactor().context());
@@ -135,7 +151,7 @@ void Cluster::TaskLogger::taskFailed(kj::Exception&& e) {
 NodeInfo Cluster::local_info() const {
   NodeInfo info;
   info.id = node_.node_id();
-  info.host = "127.0.0.1";
+  info.host = advertise_host_;
   info.port = port_;
   const auto resources = node_.scheduler_.resources();
   info.totals = Resources{.cpu = 0};
@@ -288,8 +304,7 @@ Cluster::PeerLink* Cluster::live_link(NodeId node, std::uint64_t generation) {
 void Cluster::connect_link(PeerLink& link, const std::string& host, std::uint16_t port) {
   const NodeId id = link.id;
   const std::uint64_t gen = link.generation;
-  asio::ip::tcp::endpoint endpoint(asio::ip::make_address(host), port);
-  tasks_->add(connect_tcp(node_.reactor().context(), endpoint)
+  tasks_->add(connect_tcp(node_.reactor().context(), host, port)
                   .then([this, id, gen](kj::Own<kj::AsyncIoStream> stream) -> kj::Promise<void> {
                     PeerLink* live = live_link(id, gen);
                     if (live == nullptr) return kj::READY_NOW;  // replaced or dropped meanwhile

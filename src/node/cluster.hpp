@@ -77,6 +77,7 @@ class Cluster final : public ClusterLink {
   Task<void> finish_job(std::uint64_t job_id) override;
 
   std::uint16_t port() const noexcept override { return port_; }
+  const std::string& host() const noexcept override { return advertise_host_; }
   std::uint16_t stream_port() const noexcept override { return stream_port_; }
   ClusterView view() const override;
   bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) override;
@@ -248,6 +249,7 @@ class Cluster final : public ClusterLink {
   Node& node_;
   ClusterOptions options_;
   bool is_head_;
+  std::string advertise_host_;  // set by start(), before the reactor serves
   std::uint16_t port_ = 0;
   std::uint16_t stream_port_ = 0;
 

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "node/addresses.hpp"
 #include "node/child_process.hpp"
 #include "weft/error.hpp"
 
@@ -25,8 +26,14 @@ constexpr const char* usage =
     "  --local-nodes N             start an N-node cluster on localhost for this run\n"
     "  --head                      run a long-lived head node (stop it with `weft stop`)\n"
     "  --worker                    run a node that joins --address until stopped\n"
-    "  --address HOST:PORT         the head to join (as a worker, or as this driver's node)\n"
+    "  --address HOST:PORT         the head to join (as a worker, or as this driver's node);\n"
+    "                              HOST is an IPv4 address or a host name\n"
     "  --port P                    where this node listens (default: any free port)\n"
+    "  --bind ADDR                 the IPv4 address of this host to listen on, or 0.0.0.0 for\n"
+    "                              all (default: 127.0.0.1, this machine only)\n"
+    "  --advertise HOST            the address or host name peers reach this node at (default:\n"
+    "                              the --bind address; with 0.0.0.0, the address of the\n"
+    "                              interface that routes to the head)\n"
     "  --token T                   cluster token (default: $WEFT_CLUSTER_TOKEN)\n"
     "  --threads N                 executor threads (default: one per available CPU)\n"
     "  --object-store-memory SIZE  object store arena, e.g. 512M or 2G (default: 30% of RAM)\n"
@@ -104,8 +111,15 @@ RunOptions parse_run_flags(int argc, char** argv) {
         throw UsageError(fmt::format("--address needs HOST:PORT, not '{}'", a));
       }
       o.head_host = std::string(a.substr(0, colon));
+      detail::check_resolves(arg, o.head_host);
       o.head_port = static_cast<std::uint16_t>(parse_count(arg, a.substr(colon + 1), 65535));
       address = true;
+    } else if (arg == "--bind") {
+      o.bind = std::string(value());
+      detail::check_bind_address(arg, o.bind);
+    } else if (arg == "--advertise") {
+      o.advertise = std::string(value());
+      detail::check_resolves(arg, o.advertise);
     } else if (arg == "--port") {
       o.port = static_cast<std::uint16_t>(parse_count(arg, value(), 65535));
     } else if (arg == "--token") {
@@ -150,6 +164,21 @@ RunOptions parse_run_flags(int argc, char** argv) {
 }
 
 namespace {
+ClusterOptions cluster_options(const RunOptions& o, bool head) {
+  ClusterOptions c{.head = head,
+                   .bind_host = o.bind,
+                   .listen_port = o.port,
+                   .advertise_host = o.advertise,
+                   .token = o.token};
+  if (head) {
+    c.snapshot = o.snapshot;
+  } else {
+    c.head_host = o.head_host;
+    c.head_port = o.head_port;
+  }
+  return c;
+}
+
 void log_start(Node& node, const char* role) {
   std::fprintf(stderr, "weft: %s %llx: %u executor threads, reactor on %s, object store %.1f GiB\n",
                role, static_cast<unsigned long long>(node.id()),
@@ -181,13 +210,16 @@ int run_job(Node& node, const Driver& driver) {
 
 int run_local_cluster(const RunOptions& o, const Driver& driver) {
   Node node(o.node);
-  node.start_cluster(
-      {.head = true, .listen_port = o.port, .token = o.token, .snapshot = o.snapshot});
+  node.start_cluster(cluster_options(o, true));
   log_start(node, "head");
   const std::uint16_t port = node.cluster()->port();
+  const std::string host = node.cluster()->host();
   std::vector<detail::ChildProcess> children;
   for (unsigned i = 1; i < o.local_nodes; ++i) {
-    std::vector<std::string> args{"--worker", "--address", fmt::format("127.0.0.1:{}", port)};
+    // The children listen and are reached where the head is: same host.
+    std::vector<std::string> args{"--worker", "--address", fmt::format("{}:{}", host, port),
+                                  "--bind",   o.bind,      "--advertise",
+                                  host};
     if (o.node.threads != 0) {
       args.push_back("--threads");
       args.push_back(std::to_string(o.node.threads));
@@ -202,7 +234,7 @@ int run_local_cluster(const RunOptions& o, const Driver& driver) {
     throw Error(fmt::format("only {} of {} local nodes joined within 30 s",
                             node.cluster()->view().nodes.size(), o.local_nodes));
   }
-  std::fprintf(stderr, "weft: %u-node cluster up at 127.0.0.1:%u\n", o.local_nodes, port);
+  std::fprintf(stderr, "weft: %u-node cluster up at %s:%u\n", o.local_nodes, host.c_str(), port);
   const int rc = run_job(node, driver);
   node.cluster()->stop_cluster();
   for (auto& child : children) {
@@ -231,27 +263,23 @@ int run(int argc, char** argv, Driver driver) {
         return run_local_cluster(options, driver);
       case RunOptions::Mode::head: {
         Node node(options.node);
-        node.start_cluster({.head = true,
-                            .listen_port = options.port,
-                            .token = options.token,
-                            .snapshot = options.snapshot});
+        node.start_cluster(cluster_options(options, true));
         log_start(node, "head");
+        const std::string& host = node.cluster()->host();
         std::fprintf(stderr,
-                     "weft: head listening on 127.0.0.1:%u\n"
+                     "weft: head listening on %s:%u, reached at %s:%u\n"
                      "weft: join with: WEFT_CLUSTER_TOKEN=%s <program> --worker --address "
-                     "127.0.0.1:%u\n",
-                     node.cluster()->port(), options.token.c_str(), node.cluster()->port());
+                     "%s:%u\n",
+                     options.bind.c_str(), node.cluster()->port(), host.c_str(),
+                     node.cluster()->port(), options.token.c_str(), host.c_str(),
+                     node.cluster()->port());
         node.cluster()->wait_until_stopped();
         return 0;
       }
       case RunOptions::Mode::worker:
       case RunOptions::Mode::join: {
         Node node(options.node);
-        node.start_cluster({.head = false,
-                            .head_host = options.head_host,
-                            .head_port = options.head_port,
-                            .listen_port = options.port,
-                            .token = options.token});
+        node.start_cluster(cluster_options(options, false));
         log_start(node, options.mode == RunOptions::Mode::worker ? "worker" : "driver node");
         if (options.mode == RunOptions::Mode::worker) {
           node.cluster()->wait_until_stopped();

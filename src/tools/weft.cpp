@@ -2,6 +2,7 @@
 //
 //   weft status --address 127.0.0.1:6380     nodes, resources, object stores, actors, jobs
 //   weft stop   --address 127.0.0.1:6380     stops every node of the cluster
+//   weft status --address head.example:6380  a host name works too
 //
 // The cluster token comes from --token or WEFT_CLUSTER_TOKEN, as for nodes.
 #include <capnp/rpc-twoparty.h>
@@ -25,6 +26,7 @@ namespace {
 
 constexpr const char* usage =
     "usage: weft <status|stop> --address HOST:PORT [--token T]\n"
+    "  HOST is the head's IPv4 address or host name\n"
     "  status   nodes, resources used/total, object stores, actors and jobs\n"
     "  stop     stop every node of the cluster\n"
     "The token defaults to $WEFT_CLUSTER_TOKEN.\n";
@@ -108,8 +110,7 @@ int run(std::string_view command, const std::string& host, std::uint16_t port,
   HeadConnection conn;
   std::string out;
   weft::sync_wait(weft::run_on_kj(reactor, [&] {
-    asio::ip::tcp::endpoint endpoint(asio::ip::make_address(host), port);
-    return weft::detail::connect_tcp(reactor.context(), endpoint)
+    return weft::detail::connect_tcp(reactor.context(), host, port)
         .then([&](kj::Own<kj::AsyncIoStream> stream) {
           conn.stream = kj::mv(stream);
           conn.network =
