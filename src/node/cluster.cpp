@@ -26,7 +26,6 @@ namespace weft::detail {
 namespace {
 constexpr auto heartbeat_interval = std::chrono::milliseconds(50);
 constexpr auto view_interval = std::chrono::milliseconds(100);
-constexpr auto failure_timeout = std::chrono::milliseconds(1500);
 
 void log(const std::string& line) { std::fprintf(stderr, "weft: %s\n", line.c_str()); }
 }  // namespace
@@ -208,11 +207,12 @@ void Cluster::on_inbound(kj::Own<kj::AsyncIoStream> stream) {
   in->stream = kj::mv(stream);
   in->network = kj::heap<capnp::TwoPartyVatNetwork>(*in->stream, capnp::rpc::twoparty::Side::SERVER,
                                                     reader_options());
-  in->rpc = kj::heap(
-      capnp::makeRpcServer(*in->network, wire::Gate::Client(kj::heap<GateService>(*this))));
+  in->rpc = kj::heap(capnp::makeRpcServer(
+      *in->network, wire::Gate::Client(kj::heap<GateService>(*this, in->from))));
   Inbound* raw = in.get();
   tasks_->add(in->network->onDisconnect().then(
-      [this, raw] { std::erase_if(inbound_, [raw](const auto& p) { return p.get() == raw; }); }));
+      [this, raw] { std::erase_if(inbound_, [raw](const auto& p) { return p.get() == raw; }); },
+      [](kj::Exception&&) {}));  // closed by us (node_died): already erased
   inbound_.push_back(std::move(in));
 }
 
@@ -392,6 +392,16 @@ void Cluster::register_with_head(wire::Head::Client head) {
   auto req = head.registerRequest();
   to_wire(req.initInfo(), local_info());
   tasks_->add(req.send().then([this](capnp::Response<wire::Head::RegisterResults> r) {
+    if (r.hasRefused()) {
+      {
+        std::lock_guard lock(mutex_);
+        refusal_ = std::string("the head refused this node: ") + r.getRefused().cStr();
+        stopped_ = true;
+      }
+      changed_.notify_all();
+      release_bundles();
+      return;
+    }
     adopt_view(from_wire(r.getView()));
   }));
 }
@@ -416,7 +426,9 @@ void Cluster::heartbeat() {
         auto req = head->heartbeatRequest();
         req.setNodeId(node_.node_id());
         to_wire(req.initLoad(), local_load());
-        tasks_->add(req.send().ignoreResult());
+        tasks_->add(req.send().then([this](capnp::Response<wire::Head::HeartbeatResults> r) {
+          if (r.hasRefused()) fence(r.getRefused().cStr());
+        }));
       }
     }
     heartbeat();
@@ -460,6 +472,12 @@ void Cluster::publish_view() {
 }
 
 void Cluster::adopt_view(ClusterView v) {
+  {
+    // A fenced node's last view (fence) says everyone else is dead; views
+    // sent before the head declared it dead must not bring them back.
+    std::lock_guard lock(mutex_);
+    if (!fenced_.empty() && v.version != UINT64_MAX) return;
+  }
   hold_bundles(v);
   std::vector<NodeId> died;
   {
@@ -497,6 +515,15 @@ void Cluster::release_bundles() {
 
 void Cluster::node_died(NodeId node) {
   links_.erase(node);
+  // Its connections to us too, so a node that was only cut off cannot act
+  // as its old self when the link heals: it reconnects, and the Gate refuses
+  // it. The head keeps the control connection, where the node's next
+  // heartbeat learns it was fenced. Closed on a later turn: this may run in
+  // a call on one of them.
+  tasks_->add(kj::evalLater([this, node] {
+    if (!is_head_) std::erase_if(inbound_, [node](const auto& in) { return in->from == node; });
+    std::erase_if(inbound_frames_, [node](const auto& in) { return in->from == node; });
+  }));
   // Handles to actors that lived there now fail their calls at once.
   std::vector<std::shared_ptr<ActorRecord>> orphans;
   {
@@ -535,6 +562,50 @@ void Cluster::node_died(NodeId node) {
           "task {} failed: its node {:x} died and it has no retries left", spec->name, node))));
     }
   }
+}
+
+void Cluster::fence(const std::string& reason) {
+  ClusterView alone;
+  std::vector<TaskSpecPtr> lost;
+  {
+    std::lock_guard lock(mutex_);
+    if (!fenced_.empty()) return;
+    fenced_ = reason;
+    alone = view_;
+    for (auto& [id, task] : remote_tasks_) lost.push_back(std::move(task.spec));
+    remote_tasks_.clear();
+    outbox_.clear();  // its specs were owned by remote_tasks_
+    sent_.clear();
+  }
+  // Every other node is gone to this one: actor handles fail, results kept
+  // for other owners go, and work goes nowhere else.
+  alone.version = UINT64_MAX;
+  for (auto& n : alone.nodes) n.alive = n.alive && n.info.id == node_.node_id();
+  adopt_view(std::move(alone));
+  const std::string message =
+      fmt::format("node {:x} was declared dead by the head, so its work in the cluster is lost: {}",
+                  node_.node_id(), reason);
+  for (auto& spec : lost) spec->result->seal_error(std::make_exception_ptr(Error(message)));
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+  }
+  changed_.notify_all();
+  release_bundles();
+}
+
+std::string Cluster::fenced() const {
+  std::lock_guard lock(mutex_);
+  return fenced_;
+}
+
+bool Cluster::declared_dead(NodeId id) const {
+  if (is_head_) return store_ && store_->fenced(id);
+  std::lock_guard lock(mutex_);
+  for (const auto& n : view_.nodes) {
+    if (n.info.id == id) return !n.alive;
+  }
+  return false;
 }
 
 // --- weft::run and tools ------------------------------------------------------------

@@ -48,6 +48,9 @@ class GateService;
 class PeerService;
 class HeadService;
 
+// How long the head waits for a node's heartbeat before it declares it dead.
+inline constexpr auto failure_timeout = std::chrono::milliseconds(1500);
+
 class Cluster final : public ClusterLink {
  public:
   Cluster(Node& node, const ClusterOptions& options);
@@ -83,6 +86,11 @@ class Cluster final : public ClusterLink {
   bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) override;
   void stop_cluster() override;
   void wait_until_stopped() override;
+  std::string fenced() const override;
+
+  // Whether the cluster declared node `id` dead: on the head, the store
+  // fenced it; elsewhere, the view lists it dead (any thread).
+  bool declared_dead(NodeId id) const;
 
  private:
   friend class GateService;
@@ -111,11 +119,13 @@ class Cluster final : public ClusterLink {
   };
   // An inbound task stream: its hello, then frames until it ends.
   struct InboundFrames {
+    NodeId from = 0;  // from its hello
     kj::Own<kj::AsyncIoStream> stream;
     kj::Promise<void> reading = nullptr;
   };
   // One inbound connection (reactor thread only).
   struct Inbound {
+    NodeId from = 0;  // the node that passed the Gate; 0 for a tool, or before
     kj::Own<kj::AsyncIoStream> stream;
     kj::Own<capnp::TwoPartyVatNetwork> network;
     kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
@@ -227,6 +237,9 @@ class Cluster final : public ClusterLink {
   // than keeping the node from stopping (any thread).
   void release_bundles();
   void node_died(NodeId node);
+  // The head refused this node as one it declared dead: its remote work
+  // fails with `reason`, it forgets its peers and stops (reactor thread).
+  void fence(const std::string& reason);
   NodeLoad local_load() const;
 
   // --- any thread -----------------------------------------------------------
@@ -288,6 +301,7 @@ class Cluster final : public ClusterLink {
   std::size_t spread_cursor_ = 0;
   bool stopped_ = false;
   std::string refusal_;  // why the head refused this node
+  std::string fenced_;   // why the head declared this node dead; empty if it did not
   std::mutex hosted_mutex_;
   // The version of the view whose bundles the scheduler holds, under its
   // own lock: views may arrive out of order (the registration reply and the

@@ -95,7 +95,10 @@ Task<void> Cluster::finish_job(std::uint64_t job_id) {
   co_await run_on_kj(node_.reactor(), [&]() -> kj::Promise<void> {
     auto req = head_client().finishJobRequest();
     req.setJobId(job_id);
-    return req.send().ignoreResult();
+    req.setDriverNode(node_.node_id());
+    return req.send().then([this](capnp::Response<wire::Head::FinishJobResults> r) {
+      if (r.hasRefused()) fence(r.getRefused().cStr());
+    });
   });
 }
 

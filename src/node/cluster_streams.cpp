@@ -35,6 +35,12 @@ void Cluster::on_stream(kj::Own<kj::AsyncIoStream> stream) {
             if (std::string_view(frame.getHello().getClusterToken().cStr()) != options_.token) {
               return KJ_EXCEPTION(FAILED, "wrong cluster token");
             }
+            raw->from = frame.getHello().getNodeId();
+            if (declared_dead(raw->from)) {
+              return KJ_EXCEPTION(FAILED, fmt::format("node {:x} was declared dead by the head; "
+                                                      "it must rejoin as a new node",
+                                                      raw->from));
+            }
             return read_frames(*raw);
           })
           .catch_([](kj::Exception&& e) {

@@ -198,14 +198,40 @@ int run_job(Node& node, const Driver& driver) {
     failure = std::current_exception();
   }
   try {
+    // The head's answer also says whether it declared this node dead.
     sync_wait(cluster.finish_job(job));
   } catch (const std::exception& e) {
     // The head marks it finished anyway once this node is gone.
     std::fprintf(stderr, "weft: could not tell the head that job %llu finished: %s\n",
                  static_cast<unsigned long long>(job), e.what());
   }
+  if (std::string why = cluster.fenced(); !why.empty()) {
+    // Whatever it computed, the cluster gave its work up when it declared
+    // the node dead, and the job is recorded as ended there.
+    throw Error(fmt::format("{}; this driver's work in the cluster is lost: run it again", why));
+  }
   if (failure) std::rethrow_exception(failure);
   return rc;
+}
+
+// Serves until stopped. A worker the head declared dead (cut off or stalled
+// past the failure timeout) is refused as its old self, so it starts over
+// as a new node: new id, empty store, nothing of the old one's work.
+int run_worker(RunOptions o) {
+  for (;;) {
+    std::string why;
+    {
+      Node node(o.node);
+      node.start_cluster(cluster_options(o, false));
+      log_start(node, "worker");
+      node.cluster()->wait_until_stopped();
+      why = node.cluster()->fenced();
+      if (why.empty()) return 0;
+    }
+    o.node.id = random_node_id();
+    std::fprintf(stderr, "weft: %s; rejoining as new node %llx\n", why.c_str(),
+                 static_cast<unsigned long long>(o.node.id));
+  }
 }
 
 int run_local_cluster(const RunOptions& o, const Driver& driver) {
@@ -277,14 +303,11 @@ int run(int argc, char** argv, Driver driver) {
         return 0;
       }
       case RunOptions::Mode::worker:
+        return run_worker(options);
       case RunOptions::Mode::join: {
         Node node(options.node);
         node.start_cluster(cluster_options(options, false));
-        log_start(node, options.mode == RunOptions::Mode::worker ? "worker" : "driver node");
-        if (options.mode == RunOptions::Mode::worker) {
-          node.cluster()->wait_until_stopped();
-          return 0;
-        }
+        log_start(node, "driver node");
         return run_job(node, driver);
       }
     }

@@ -14,13 +14,16 @@ namespace weft::detail {
 
 class GateService final : public wire::Gate::Server {
  public:
-  explicit GateService(Cluster& cluster) : cluster_(cluster) {}
+  // `from` is set to the id of the node that passed this gate: the
+  // connection's owner outlives its gate.
+  GateService(Cluster& cluster, NodeId& from) : cluster_(cluster), from_(from) {}
 
  protected:
   kj::Promise<void> hello(HelloContext context) override;
 
  private:
   Cluster& cluster_;
+  NodeId& from_;
 };
 
 class PeerService final : public wire::Peer::Server {

@@ -116,8 +116,13 @@ class ClusterLink {
   virtual bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) = 0;
   // Head only: asks every node to stop, then stops this one's service.
   virtual void stop_cluster() = 0;
-  // Blocks until this node is asked to stop (by `weft stop` or the head).
+  // Blocks until this node is asked to stop (by `weft stop` or the head),
+  // or is fenced (see fenced()).
   virtual void wait_until_stopped() = 0;
+  // Empty, or why the head declared this node dead and refuses it now (it was
+  // cut off or stalled past the failure timeout): the node has stopped, and a
+  // process that wants to serve again joins as a new node (any thread).
+  virtual std::string fenced() const = 0;
 };
 
 // A link for `node`, not started yet: the node holds it before it joins, so
