@@ -111,7 +111,8 @@ RunOptions parse_run_flags(int argc, char** argv) {
         throw UsageError(fmt::format("--address needs HOST:PORT, not '{}'", a));
       }
       o.head_host = std::string(a.substr(0, colon));
-      detail::check_resolves(arg, o.head_host);
+      if (o.head_host.empty())
+        throw UsageError(fmt::format("--address needs HOST:PORT, not '{}'", a));
       o.head_port = static_cast<std::uint16_t>(parse_count(arg, a.substr(colon + 1), 65535));
       address = true;
     } else if (arg == "--bind") {
@@ -119,7 +120,7 @@ RunOptions parse_run_flags(int argc, char** argv) {
       detail::check_bind_address(arg, o.bind);
     } else if (arg == "--advertise") {
       o.advertise = std::string(value());
-      detail::check_resolves(arg, o.advertise);
+      if (o.advertise.empty()) throw UsageError("--advertise needs an address or a host name");
     } else if (arg == "--port") {
       o.port = static_cast<std::uint16_t>(parse_count(arg, value(), 65535));
     } else if (arg == "--token") {
@@ -161,6 +162,14 @@ RunOptions parse_run_flags(int argc, char** argv) {
     }
   }
   return o;
+}
+
+void check_run_addresses(const RunOptions& o) {
+  if (o.mode == RunOptions::Mode::single) return;
+  if (!o.advertise.empty()) detail::check_resolves("--advertise", o.advertise);
+  if (o.mode == RunOptions::Mode::worker || o.mode == RunOptions::Mode::join) {
+    detail::check_resolves("--address", o.head_host);
+  }
 }
 
 namespace {
@@ -274,6 +283,7 @@ int run(int argc, char** argv, Driver driver) {
   RunOptions options;
   try {
     options = parse_run_flags(argc, argv);
+    check_run_addresses(options);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;

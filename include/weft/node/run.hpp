@@ -46,8 +46,13 @@ struct RunOptions {
   std::string snapshot;  // --snapshot FILE; head only
 };
 
-// Parses weft's flags; throws UsageError naming a bad flag.
+// Parses weft's flags; throws UsageError naming a bad flag (a --bind that
+// is not an IPv4 address of this host among them).
 RunOptions parse_run_flags(int argc, char** argv);
+
+// Checks that the hosts of --address and --advertise resolve to IPv4
+// addresses; throws UsageError naming the flag. Blocks on name lookups.
+void check_run_addresses(const RunOptions& options);
 
 int run(int argc, char** argv, Driver driver);
 
