@@ -354,7 +354,14 @@ void Cluster::link_failed(NodeId node, std::uint64_t generation, const kj::Excep
   if (node == 0) {
     {
       std::lock_guard lock(mutex_);
-      if (view_.nodes.empty()) refusal_ = "the head refused this node: " + reason;
+      if (view_.nodes.empty()) {
+        refusal_ = link->stream.get() == nullptr
+                       ? fmt::format(
+                             "cannot reach the head at {}:{}: {} (is it running there? "
+                             "check --address)",
+                             options_.head_host, options_.head_port, reason)
+                       : "the head refused this node: " + reason;
+      }
       stopped_ = true;
       changed_.notify_all();
     }
