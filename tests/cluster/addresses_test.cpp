@@ -93,3 +93,26 @@ TEST_CASE("a node bound to an address not on this host is refused with a clear e
   CHECK_THROWS_WITH(node.start_cluster({.head = true, .bind_host = "203.0.113.77", .token = "t"}),
                     Catch::Contains("203.0.113.77 is not an address of this host"));
 }
+
+TEST_CASE("the children of --local-nodes listen and are reached where the head is") {
+#ifndef CLUSTER_PI_PATH
+  WARN("the examples are not built; skipped");
+#else
+  const auto run = cluster_test::run_process(CLUSTER_PI_PATH,
+                                             {"--local-nodes", "3", "--advertise", "localhost",
+                                              "--threads", "1", "--object-store-memory", "256M"},
+                                             {}, 30s);
+  INFO(run.output);
+  CHECK_FALSE(run.timed_out);
+  CHECK(run.status == 0);
+  CHECK(run.output.find("3-node cluster up at localhost:") != std::string::npos);
+  // Every node, the two children included, says it is reached at localhost.
+  std::size_t joined = 0;
+  for (std::size_t at = 0;
+       (at = run.output.find("joined from localhost:", at)) != std::string::npos; ++at) {
+    ++joined;
+  }
+  CHECK(joined == 2);
+  CHECK(run.output.find("pi ~=") != std::string::npos);
+#endif
+}
