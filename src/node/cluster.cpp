@@ -1,7 +1,7 @@
 // detail::Cluster: set-up, connections, the head, heartbeats and the view.
 // Tasks and objects are in cluster_tasks.cpp, actors and placement groups in
 // cluster_actors.cpp, the key-value store, jobs and snapshots in
-// cluster_control.cpp.
+// cluster_control.cpp, fencing in cluster_fencing.cpp.
 #include "node/cluster.hpp"
 
 #include <unistd.h>
@@ -569,50 +569,6 @@ void Cluster::node_died(NodeId node) {
           "task {} failed: its node {:x} died and it has no retries left", spec->name, node))));
     }
   }
-}
-
-void Cluster::fence(const std::string& reason) {
-  ClusterView alone;
-  std::vector<TaskSpecPtr> lost;
-  {
-    std::lock_guard lock(mutex_);
-    if (!fenced_.empty()) return;
-    fenced_ = reason;
-    alone = view_;
-    for (auto& [id, task] : remote_tasks_) lost.push_back(std::move(task.spec));
-    remote_tasks_.clear();
-    outbox_.clear();  // its specs were owned by remote_tasks_
-    sent_.clear();
-  }
-  // Every other node is gone to this one: actor handles fail, results kept
-  // for other owners go, and work goes nowhere else.
-  alone.version = UINT64_MAX;
-  for (auto& n : alone.nodes) n.alive = n.alive && n.info.id == node_.node_id();
-  adopt_view(std::move(alone));
-  const std::string message =
-      fmt::format("node {:x} was declared dead by the head, so its work in the cluster is lost: {}",
-                  node_.node_id(), reason);
-  for (auto& spec : lost) spec->result->seal_error(std::make_exception_ptr(Error(message)));
-  {
-    std::lock_guard lock(mutex_);
-    stopped_ = true;
-  }
-  changed_.notify_all();
-  release_bundles();
-}
-
-std::string Cluster::fenced() const {
-  std::lock_guard lock(mutex_);
-  return fenced_;
-}
-
-bool Cluster::declared_dead(NodeId id) const {
-  if (is_head_) return store_ && store_->fenced(id);
-  std::lock_guard lock(mutex_);
-  for (const auto& n : view_.nodes) {
-    if (n.info.id == id) return !n.alive;
-  }
-  return false;
 }
 
 // --- weft::run and tools ------------------------------------------------------------
