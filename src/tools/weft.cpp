@@ -17,6 +17,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "node/addresses.hpp"
 #include "node/kj_asio.hpp"
 #include "node/wire.hpp"
 #include "weft.capnp.h"
@@ -180,6 +181,12 @@ int main(int argc, char** argv) {
   }
   if ((command != "status" && command != "stop") || host.empty() || port == 0) {
     std::fputs(usage, stderr);
+    return 2;
+  }
+  try {
+    weft::detail::check_resolves("--address", host);
+  } catch (const weft::UsageError& e) {
+    std::fprintf(stderr, "weft %s: %s\n", std::string(command).c_str(), e.what());
     return 2;
   }
   try {
