@@ -9,6 +9,7 @@ packages=(
   g++ cmake ninja-build pkg-config ccache clang-format
   libasio-dev capnproto libcapnp-dev liburing-dev libmimalloc-dev libfmt-dev
   catch2 libcereal-dev libsodium-dev
+  iproute2  # `ip netns` for the multi-host tests (tests/netns/run.sh)
 )
 
 missing=()

@@ -1,7 +1,7 @@
 // detail::Cluster: set-up, connections, the head, heartbeats and the view.
 // Tasks and objects are in cluster_tasks.cpp, actors and placement groups in
 // cluster_actors.cpp, the key-value store, jobs and snapshots in
-// cluster_control.cpp.
+// cluster_control.cpp, fencing in cluster_fencing.cpp.
 #include "node/cluster.hpp"
 
 #include <unistd.h>
@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "node/addresses.hpp"
 #include "node/services.hpp"
 #include "node/wire.hpp"
 #include "weft/core/detached.hpp"
@@ -25,7 +26,6 @@ namespace weft::detail {
 namespace {
 constexpr auto heartbeat_interval = std::chrono::milliseconds(50);
 constexpr auto view_interval = std::chrono::milliseconds(100);
-constexpr auto failure_timeout = std::chrono::milliseconds(1500);
 }  // namespace
 
 std::unique_ptr<ClusterLink> make_cluster(Node& node, const ClusterOptions& options) {
@@ -38,6 +38,12 @@ Cluster::Cluster(Node& node, const ClusterOptions& options)
     : node_(node), options_(options), is_head_(options.head) {}
 
 void Cluster::start() {
+  check_bind_address("bind address", options_.bind_host);
+  advertise_host_ =
+      options_.advertise_host.empty()
+          ? default_advertise(options_.bind_host, is_head_ ? std::string() : options_.head_host,
+                              options_.head_port)
+          : options_.advertise_host;
   kj_ = std::make_unique<ScopedKjLoop>(node_.reactor());
   std::exception_ptr failure;
   BlockingEvent done;
@@ -116,10 +122,19 @@ void Cluster::stop_on_reactor_sync() {
 
 void Cluster::start_on_reactor(const ClusterOptions& options) {
   tasks_ = kj::heap<kj::TaskSet>(task_logger_);
-  listener_ = kj::heap<TcpListener>(node_.reactor().context(), options.listen_port);
+  const auto bind = asio::ip::make_address_v4(options.bind_host);
+  try {
+    listener_ = kj::heap<TcpListener>(node_.reactor().context(),
+                                      asio::ip::tcp::endpoint(bind, options.listen_port));
+    stream_listener_ =
+        kj::heap<TcpListener>(node_.reactor().context(), asio::ip::tcp::endpoint(bind, 0));
+  } catch (const std::system_error& e) {
+    throw Error(
+        fmt::format("cannot listen on {}:{}: {} (give another --port, or none for a free one)",
+                    options.bind_host, options.listen_port, e.code().message()));
+  }
   port_ = listener_->port();
   accept_loop(*listener_, &Cluster::on_inbound);
-  stream_listener_ = kj::heap<TcpListener>(node_.reactor().context(), std::uint16_t{0});
   stream_port_ = stream_listener_->port();
   accept_loop(*stream_listener_, &Cluster::on_stream);
   timer_.emplace(node_.reactor().context());
@@ -134,7 +149,7 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
     control_ = make_head_control(*store_, [this] { publish_view(); });
     adopt_view(store_->view());
     // On the address the listener binds, beside its TCP port.
-    liveness_ = Liveness::receive(loopback(port_).address().to_string(), port_, options.token);
+    liveness_ = Liveness::receive(options.bind_host, port_, options.token);
   } else {
     control_ = make_remote_control(*this);
     PeerLink& head = link_to(0);
@@ -177,7 +192,7 @@ void Cluster::TaskLogger::taskFailed(kj::Exception&& e) {
 NodeInfo Cluster::local_info() const {
   NodeInfo info;
   info.id = node_.node_id();
-  info.host = "127.0.0.1";
+  info.host = advertise_host_;
   info.port = port_;
   info.totals = Resources{.cpu = 0};
   for (const auto& [name, amounts] : node_.scheduler_.resources()) {
@@ -215,11 +230,12 @@ void Cluster::on_inbound(kj::Own<kj::AsyncIoStream> stream) {
   in->stream = kj::mv(stream);
   in->network = kj::heap<capnp::TwoPartyVatNetwork>(*in->stream, capnp::rpc::twoparty::Side::SERVER,
                                                     reader_options());
-  in->rpc = kj::heap(
-      capnp::makeRpcServer(*in->network, wire::Gate::Client(kj::heap<GateService>(*this))));
+  in->rpc = kj::heap(capnp::makeRpcServer(
+      *in->network, wire::Gate::Client(kj::heap<GateService>(*this, in->from))));
   Inbound* raw = in.get();
   tasks_->add(in->network->onDisconnect().then(
-      [this, raw] { std::erase_if(inbound_, [raw](const auto& p) { return p.get() == raw; }); }));
+      [this, raw] { std::erase_if(inbound_, [raw](const auto& p) { return p.get() == raw; }); },
+      [](kj::Exception&&) {}));  // closed by us (node_died): already erased
   inbound_.push_back(std::move(in));
 }
 
@@ -315,8 +331,7 @@ Cluster::PeerLink* Cluster::live_link(NodeId node, std::uint64_t generation) {
 void Cluster::connect_link(PeerLink& link, const std::string& host, std::uint16_t port) {
   const NodeId id = link.id;
   const std::uint64_t gen = link.generation;
-  asio::ip::tcp::endpoint endpoint(asio::ip::make_address(host), port);
-  tasks_->add(connect_tcp(node_.reactor().context(), endpoint)
+  tasks_->add(connect_tcp(node_.reactor().context(), host, port)
                   .then([this, id, gen](kj::Own<kj::AsyncIoStream> stream) -> kj::Promise<void> {
                     PeerLink* live = live_link(id, gen);
                     if (live == nullptr) return kj::READY_NOW;  // replaced or dropped meanwhile
@@ -370,7 +385,14 @@ void Cluster::link_failed(NodeId node, std::uint64_t generation, const kj::Excep
   if (node == 0) {
     {
       std::lock_guard lock(mutex_);
-      if (view_.nodes.empty()) refusal_ = "the head refused this node: " + reason;
+      if (view_.nodes.empty()) {
+        refusal_ = link->stream.get() == nullptr
+                       ? fmt::format(
+                             "cannot reach the head at {}:{}: {} (is it running there? "
+                             "check --address)",
+                             options_.head_host, options_.head_port, reason)
+                       : "the head refused this node: " + reason;
+      }
       stopped_ = true;
       changed_.notify_all();
     }
@@ -408,6 +430,16 @@ void Cluster::register_with_head(wire::Head::Client head) {
   auto req = head.registerRequest();
   to_wire(req.initInfo(), local_info());
   tasks_->add(req.send().then([this](capnp::Response<wire::Head::RegisterResults> r) {
+    if (r.hasRefused()) {
+      {
+        std::lock_guard lock(mutex_);
+        refusal_ = std::string("the head refused this node: ") + r.getRefused().cStr();
+        stopped_ = true;
+      }
+      changed_.notify_all();
+      release_bundles();
+      return;
+    }
     adopt_view(from_wire(r.getView()));
   }));
 }
@@ -442,7 +474,9 @@ void Cluster::heartbeat() {
         auto req = head->heartbeatRequest();
         req.setNodeId(node_.node_id());
         to_wire(req.initLoad(), local_load());
-        tasks_->add(req.send().ignoreResult());
+        tasks_->add(req.send().then([this](capnp::Response<wire::Head::HeartbeatResults> r) {
+          if (r.hasRefused()) fence(r.getRefused().cStr());
+        }));
       }
     }
     heartbeat();
@@ -489,6 +523,12 @@ void Cluster::publish_view() {
 }
 
 void Cluster::adopt_view(ClusterView v) {
+  {
+    // A fenced node's last view (fence) says everyone else is dead; views
+    // sent before the head declared it dead must not bring them back.
+    std::lock_guard lock(mutex_);
+    if (!fenced_.empty() && v.version != UINT64_MAX) return;
+  }
   hold_bundles(v);
   std::vector<NodeId> died;
   {
@@ -531,6 +571,15 @@ void Cluster::release_bundles() {
 
 void Cluster::node_died(NodeId node) {
   links_.erase(node);
+  // Its connections to us too, so a node that was only cut off cannot act
+  // as its old self when the link heals: it reconnects, and the Gate refuses
+  // it. The head keeps the control connection, where the node's next
+  // heartbeat learns it was fenced. Closed on a later turn: this may run in
+  // a call on one of them.
+  tasks_->add(kj::evalLater([this, node] {
+    if (!is_head_) std::erase_if(inbound_, [node](const auto& in) { return in->from == node; });
+    std::erase_if(inbound_frames_, [node](const auto& in) { return in->from == node; });
+  }));
   // Handles to actors that lived there now fail their calls at once.
   std::vector<std::shared_ptr<ActorRecord>> orphans;
   {

@@ -53,6 +53,9 @@ class GateService;
 class PeerService;
 class HeadService;
 
+// How long the head waits for a node's heartbeat before it declares it dead.
+inline constexpr auto failure_timeout = std::chrono::milliseconds(1500);
+
 class Cluster final : public ClusterLink {
  public:
   Cluster(Node& node, const ClusterOptions& options);
@@ -82,11 +85,17 @@ class Cluster final : public ClusterLink {
   Task<void> finish_job(std::uint64_t job_id) override;
 
   std::uint16_t port() const noexcept override { return port_; }
+  const std::string& host() const noexcept override { return advertise_host_; }
   std::uint16_t stream_port() const noexcept override { return stream_port_; }
   ClusterView view() const override;
   bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) override;
   void stop_cluster() override;
   void wait_until_stopped() override;
+  std::string fenced() const override;
+
+  // Whether the cluster declared node `id` dead: on the head, the store
+  // fenced it; elsewhere, the view lists it dead (any thread).
+  bool declared_dead(NodeId id) const;
 
   Reactor& reactor() const noexcept { return node_.reactor(); }
   // Not on the head, reactor thread only: the head's capability, for a
@@ -125,11 +134,13 @@ class Cluster final : public ClusterLink {
   };
   // An inbound task stream: its hello, then frames until it ends.
   struct InboundFrames {
+    NodeId from = 0;  // from its hello
     kj::Own<kj::AsyncIoStream> stream;
     kj::Promise<void> reading = nullptr;
   };
   // One inbound connection (reactor thread only).
   struct Inbound {
+    NodeId from = 0;  // the node that passed the Gate; 0 for a tool, or before
     kj::Own<kj::AsyncIoStream> stream;
     kj::Own<capnp::TwoPartyVatNetwork> network;
     kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
@@ -290,6 +301,9 @@ class Cluster final : public ClusterLink {
   // link, and recheck_in_doubt retries or fails them.
   void doubt_tasks_on(NodeId node);
   void recheck_in_doubt();
+  // The head refused this node as one it declared dead: its remote work
+  // fails with `reason`, it forgets its peers and stops (reactor thread).
+  void fence(const std::string& reason);
   NodeLoad local_load() const;
 
   // --- any thread -----------------------------------------------------------
@@ -321,6 +335,7 @@ class Cluster final : public ClusterLink {
   Node& node_;
   ClusterOptions options_;
   bool is_head_;
+  std::string advertise_host_;  // set by start(), before the reactor serves
   std::uint16_t port_ = 0;
   std::uint16_t stream_port_ = 0;
 
@@ -382,6 +397,7 @@ class Cluster final : public ClusterLink {
   PlacementSnapshot placement_;
   bool stopped_ = false;
   std::string refusal_;  // why the head refused this node
+  std::string fenced_;   // why the head declared this node dead; empty if it did not
   std::mutex hosted_mutex_;
   // The version of the view whose bundles the scheduler holds, under its
   // own lock: views may arrive out of order (the registration reply and the

@@ -30,7 +30,12 @@ Task<std::vector<std::string>> Cluster::kv_keys(std::string prefix) {
 
 Task<std::uint64_t> Cluster::start_job() { return control_->start_job(node_.node_id()); }
 
-Task<void> Cluster::finish_job(std::uint64_t job_id) { return control_->finish_job(job_id); }
+Task<void> Cluster::finish_job(std::uint64_t job_id) {
+  // The head's verdict on this node comes with the answer: a node it
+  // declared dead stops as that incarnation.
+  std::string refused = co_await control_->finish_job(job_id, node_.node_id());
+  if (!refused.empty()) on_reactor([this, refused = std::move(refused)] { fence(refused); });
+}
 
 Task<void> Cluster::register_name(ActorLocation where, std::string name) {
   ActorEntry e;

@@ -38,6 +38,12 @@ void Cluster::on_stream(kj::Own<kj::AsyncIoStream> stream) {
                                      std::span(proof.begin(), proof.size()))) {
               return KJ_EXCEPTION(FAILED, "wrong cluster token");
             }
+            raw->from = frame.getHello().getNodeId();
+            if (declared_dead(raw->from)) {
+              return KJ_EXCEPTION(FAILED, fmt::format("node {:x} was declared dead by the head; "
+                                                      "it must rejoin as a new node",
+                                                      raw->from));
+            }
             return read_frames(*raw);
           })
           .catch_([](kj::Exception&& e) {
@@ -82,8 +88,7 @@ void Cluster::connect_frames(NodeId node, std::uint16_t stream_port) {
   auto it = links_.find(node);
   if (it == links_.end() || it->second->frames) return;
   const std::uint64_t gen = it->second->generation;
-  asio::ip::tcp::endpoint endpoint(asio::ip::make_address(it->second->host), stream_port);
-  tasks_->add(connect_tcp(node_.reactor().context(), endpoint)
+  tasks_->add(connect_tcp(node_.reactor().context(), it->second->host, stream_port)
                   .then([this, node, gen](kj::Own<kj::AsyncIoStream> stream) {
                     PeerLink* live = live_link(node, gen);
                     if (live == nullptr || live->broken || live->frames) return;

@@ -213,6 +213,12 @@ class TcpListener final : public kj::ConnectionReceiver {
 kj::Promise<kj::Own<kj::AsyncIoStream>> connect_tcp(asio::io_context& io,
                                                     const asio::ip::tcp::endpoint& endpoint);
 
+// Connects to `host`, an IPv4 address or a host name resolved with asio's
+// resolver without blocking the reactor (reactor thread). A name that does
+// not resolve rejects the promise with FAILED, naming it.
+kj::Promise<kj::Own<kj::AsyncIoStream>> connect_tcp(asio::io_context& io, const std::string& host,
+                                                    std::uint16_t port);
+
 inline asio::ip::tcp::endpoint loopback(std::uint16_t port) {
   return {asio::ip::address_v4::loopback(), port};
 }

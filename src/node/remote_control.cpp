@@ -75,11 +75,14 @@ class RemoteControl final : public ControlPlane {
           [](capnp::Response<wire::Head::StartJobResults> r) { return r.getJobId(); });
     });
   }
-  Task<void> finish_job(std::uint64_t job_id) override {
-    co_await request([&](wire::Head::Client& head) {
+  Task<std::string> finish_job(std::uint64_t job_id, NodeId driver) override {
+    co_return co_await request([&](wire::Head::Client& head) {
       auto req = head.finishJobRequest();
       req.setJobId(job_id);
-      return req.send().ignoreResult();
+      req.setDriverNode(driver);
+      return req.send().then([](capnp::Response<wire::Head::FinishJobResults> r) {
+        return std::string(r.getRefused().cStr());
+      });
     });
   }
 

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "node/addresses.hpp"
 #include "node/child_process.hpp"
 #include "weft/error.hpp"
 
@@ -25,8 +26,14 @@ constexpr const char* usage =
     "  --local-nodes N             start an N-node cluster on localhost for this run\n"
     "  --head                      run a long-lived head node (stop it with `weft stop`)\n"
     "  --worker                    run a node that joins --address until stopped\n"
-    "  --address HOST:PORT         the head to join (as a worker, or as this driver's node)\n"
+    "  --address HOST:PORT         the head to join (as a worker, or as this driver's node);\n"
+    "                              HOST is an IPv4 address or a host name\n"
     "  --port P                    where this node listens (default: any free port)\n"
+    "  --bind ADDR                 the IPv4 address of this host to listen on, or 0.0.0.0 for\n"
+    "                              all (default: 127.0.0.1, this machine only)\n"
+    "  --advertise HOST            the address or host name peers reach this node at (default:\n"
+    "                              the --bind address; with 0.0.0.0, the address of the\n"
+    "                              interface that routes to the head)\n"
     "  --token T                   cluster token (default: $WEFT_CLUSTER_TOKEN)\n"
     "  --threads N                 executor threads (default: one per available CPU)\n"
     "  --object-store-memory SIZE  object store arena, e.g. 512M or 2G (default: 30% of RAM)\n"
@@ -107,8 +114,16 @@ RunOptions parse_run_flags(int argc, char** argv) {
         throw UsageError(fmt::format("--address needs HOST:PORT, not '{}'", a));
       }
       o.head_host = std::string(a.substr(0, colon));
+      if (o.head_host.empty())
+        throw UsageError(fmt::format("--address needs HOST:PORT, not '{}'", a));
       o.head_port = static_cast<std::uint16_t>(parse_count(arg, a.substr(colon + 1), 65535));
       address = true;
+    } else if (arg == "--bind") {
+      o.bind = std::string(value());
+      detail::check_bind_address(arg, o.bind);
+    } else if (arg == "--advertise") {
+      o.advertise = std::string(value());
+      if (o.advertise.empty()) throw UsageError("--advertise needs an address or a host name");
     } else if (arg == "--port") {
       o.port = static_cast<std::uint16_t>(parse_count(arg, value(), 65535));
     } else if (arg == "--token") {
@@ -168,7 +183,30 @@ RunOptions parse_run_flags(int argc, char** argv) {
   return o;
 }
 
+void check_run_addresses(const RunOptions& o) {
+  if (o.mode == RunOptions::Mode::single) return;
+  if (!o.advertise.empty()) detail::check_resolves("--advertise", o.advertise);
+  if (o.mode == RunOptions::Mode::worker || o.mode == RunOptions::Mode::join) {
+    detail::check_resolves("--address", o.head_host);
+  }
+}
+
 namespace {
+ClusterOptions cluster_options(const RunOptions& o, bool head) {
+  ClusterOptions c{.head = head,
+                   .bind_host = o.bind,
+                   .listen_port = o.port,
+                   .advertise_host = o.advertise,
+                   .token = o.token};
+  if (head) {
+    c.snapshot = o.snapshot;
+  } else {
+    c.head_host = o.head_host;
+    c.head_port = o.head_port;
+  }
+  return c;
+}
+
 void log_start(Node& node, const char* role) {
   log(LogLevel::info, "{} {:x}: {} executor threads, reactor on {}, object store {:.1f} GiB", role,
       node.id(), static_cast<ThreadPool&>(node.executor()).size(), Reactor::backend_name(),
@@ -187,24 +225,52 @@ int run_job(Node& node, const Driver& driver) {
     failure = std::current_exception();
   }
   try {
+    // The head's answer also says whether it declared this node dead.
     sync_wait(cluster.finish_job(job));
   } catch (const std::exception& e) {
     // The head marks it finished anyway once this node is gone.
     log(LogLevel::warn, "could not tell the head that job {} finished: {}", job, e.what());
   }
+  if (std::string why = cluster.fenced(); !why.empty()) {
+    // Whatever it computed, the cluster gave its work up when it declared
+    // the node dead, and the job is recorded as ended there.
+    throw Error(fmt::format("{}; this driver's work in the cluster is lost: run it again", why));
+  }
   if (failure) std::rethrow_exception(failure);
   return rc;
 }
 
+// Serves until stopped. A worker the head declared dead (cut off or stalled
+// past the failure timeout) is refused as its old self, so it starts over
+// as a new node: new id, empty store, nothing of the old one's work.
+int run_worker(RunOptions o) {
+  for (;;) {
+    std::string why;
+    {
+      Node node(o.node);
+      node.start_cluster(cluster_options(o, false));
+      log_start(node, "worker");
+      node.cluster()->wait_until_stopped();
+      why = node.cluster()->fenced();
+      if (why.empty()) return 0;
+    }
+    o.node.id = random_node_id();
+    log(LogLevel::warn, "{}; rejoining as new node {:x}", why, o.node.id);
+  }
+}
+
 int run_local_cluster(const RunOptions& o, const Driver& driver) {
   Node node(o.node);
-  node.start_cluster(
-      {.head = true, .listen_port = o.port, .token = o.token, .snapshot = o.snapshot});
+  node.start_cluster(cluster_options(o, true));
   log_start(node, "head");
   const std::uint16_t port = node.cluster()->port();
+  const std::string host = node.cluster()->host();
   std::vector<detail::ChildProcess> children;
   for (unsigned i = 1; i < o.local_nodes; ++i) {
-    std::vector<std::string> args{"--worker", "--address", fmt::format("127.0.0.1:{}", port)};
+    // The children listen and are reached where the head is: same host.
+    std::vector<std::string> args{"--worker", "--address", fmt::format("{}:{}", host, port),
+                                  "--bind",   o.bind,      "--advertise",
+                                  host};
     if (o.node.threads != 0) {
       args.push_back("--threads");
       args.push_back(std::to_string(o.node.threads));
@@ -221,7 +287,7 @@ int run_local_cluster(const RunOptions& o, const Driver& driver) {
     throw Error(fmt::format("only {} of {} local nodes joined within 30 s",
                             node.cluster()->view().nodes.size(), o.local_nodes));
   }
-  log(LogLevel::info, "{}-node cluster up at 127.0.0.1:{}", o.local_nodes, port);
+  log(LogLevel::info, "{}-node cluster up at {}:{}", o.local_nodes, host, port);
   const int rc = run_job(node, driver);
   node.cluster()->stop_cluster();
   for (auto& child : children) {
@@ -235,6 +301,7 @@ int run(int argc, char** argv, Driver driver) {
   RunOptions options;
   try {
     options = parse_run_flags(argc, argv);
+    check_run_addresses(options);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
@@ -251,33 +318,24 @@ int run(int argc, char** argv, Driver driver) {
         return run_local_cluster(options, driver);
       case RunOptions::Mode::head: {
         Node node(options.node);
-        node.start_cluster({.head = true,
-                            .listen_port = options.port,
-                            .token = options.token,
-                            .snapshot = options.snapshot});
+        node.start_cluster(cluster_options(options, true));
         log_start(node, "head");
         // The token is a secret: never logged.
-        log(LogLevel::info, "head listening on 127.0.0.1:{}", node.cluster()->port());
+        const std::string& host = node.cluster()->host();
+        log(LogLevel::info, "head listening on {}:{}, reached at {}:{}", options.bind,
+            node.cluster()->port(), host, node.cluster()->port());
         log(LogLevel::info,
-            "join with: WEFT_CLUSTER_TOKEN=<the cluster token> <program> --worker --address "
-            "127.0.0.1:{}",
-            node.cluster()->port());
+            "join with: WEFT_CLUSTER_TOKEN=<the cluster token> <program> --worker --address {}:{}",
+            host, node.cluster()->port());
         node.cluster()->wait_until_stopped();
         return 0;
       }
       case RunOptions::Mode::worker:
+        return run_worker(options);
       case RunOptions::Mode::join: {
         Node node(options.node);
-        node.start_cluster({.head = false,
-                            .head_host = options.head_host,
-                            .head_port = options.head_port,
-                            .listen_port = options.port,
-                            .token = options.token});
-        log_start(node, options.mode == RunOptions::Mode::worker ? "worker" : "driver node");
-        if (options.mode == RunOptions::Mode::worker) {
-          node.cluster()->wait_until_stopped();
-          return 0;
-        }
+        node.start_cluster(cluster_options(options, false));
+        log_start(node, "driver node");
         return run_job(node, driver);
       }
     }

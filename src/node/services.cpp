@@ -1,7 +1,9 @@
 // The Gate, Peer and Head servers.
 #include "node/services.hpp"
 
+#include <chrono>
 #include <cstring>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -24,6 +26,13 @@ kj::Promise<void> answer(F&& f) {
     return refusal(e);
   }
 }
+// Why the head refuses a node it declared dead, for that node to show.
+std::string fenced_reason(NodeId node) {
+  return fmt::format(
+      "the head declared node {:x} dead after {} ms without its heartbeats (a partition or a "
+      "stall)",
+      node, std::chrono::duration_cast<std::chrono::milliseconds>(failure_timeout).count());
+}
 }  // namespace
 
 // --- Gate ----------------------------------------------------------------------
@@ -38,13 +47,20 @@ kj::Promise<void> GateService::hello(HelloContext context) {
   auto hello = context.getParams().getHello();
   // A nonce proves one hello: a second on this connection needs a new challenge.
   const std::optional<Nonce> nonce = std::exchange(nonce_, std::nullopt);
-  if (std::string reason = cluster_.check_hello(hello, nonce); !reason.empty()) {
+  std::string reason = cluster_.check_hello(hello, nonce);
+  if (reason.empty() && hello.getRole() == wire::Role::NODE &&
+      cluster_.declared_dead(hello.getInfo().getNodeId())) {
+    reason = fmt::format("node {:x} was declared dead by the head; it must rejoin as a new node",
+                         hello.getInfo().getNodeId());
+  }
+  if (!reason.empty()) {
     const auto& info = hello.getInfo();
     log(LogLevel::warn, "refused a connection from {}:{} (pid {}): {}",
         info.getAddress().getHost().cStr(), info.getAddress().getPort(), info.getPid(), reason);
     return refusal(
         Error(fmt::format("refused by node {:x}: {}", cluster_.node_.node_id(), reason)));
   }
+  if (hello.getRole() == wire::Role::NODE) from_ = hello.getInfo().getNodeId();
   auto results = context.getResults();
   results.setPeer(kj::heap<PeerService>(cluster_));
   if (cluster_.is_head_) results.setHead(kj::heap<HeadService>(cluster_));
@@ -196,7 +212,15 @@ kj::Promise<void> PeerService::stop(StopContext) {
 
 kj::Promise<void> HeadService::register_(RegisterContext context) {
   const NodeInfo info = from_wire(context.getParams().getInfo());
-  const NodeId id = store_.register_node(info, ControlStore::Clock::now());
+  NodeId id = 0;
+  try {
+    id = store_.register_node(info, ControlStore::Clock::now());
+  } catch (const Error& e) {
+    log(LogLevel::warn, "refused node {:x} from {}:{} (pid {}): {}", info.id, info.host, info.port,
+        info.pid, e.what());
+    context.getResults().setRefused(e.what());
+    return kj::READY_NOW;
+  }
   log(LogLevel::info, "node {:x} joined from {}:{} (pid {})", id, info.host, info.port, info.pid);
   auto results = context.getResults();
   results.setNodeId(id);
@@ -207,7 +231,11 @@ kj::Promise<void> HeadService::register_(RegisterContext context) {
 
 kj::Promise<void> HeadService::heartbeat(HeartbeatContext context) {
   auto params = context.getParams();
-  store_.heartbeat(params.getNodeId(), from_wire(params.getLoad()), ControlStore::Clock::now());
+  const NodeId node = params.getNodeId();
+  if (!store_.heartbeat(node, from_wire(params.getLoad()), ControlStore::Clock::now()) &&
+      store_.fenced(node)) {
+    context.getResults().setRefused(fenced_reason(node));
+  }
   return kj::READY_NOW;
 }
 
@@ -292,7 +320,11 @@ kj::Promise<void> HeadService::startJob(StartJobContext context) {
 }
 
 kj::Promise<void> HeadService::finishJob(FinishJobContext context) {
-  store_.finish_job(context.getParams().getJobId());
+  auto params = context.getParams();
+  store_.finish_job(params.getJobId());
+  if (store_.fenced(params.getDriverNode())) {
+    context.getResults().setRefused(fenced_reason(params.getDriverNode()));
+  }
   return kj::READY_NOW;
 }
 

@@ -18,7 +18,9 @@ namespace weft::detail {
 // One per inbound connection: it remembers the nonce its challenge sent.
 class GateService final : public wire::Gate::Server {
  public:
-  explicit GateService(Cluster& cluster) : cluster_(cluster) {}
+  // `from` is set to the id of the node that passed this gate: the
+  // connection's owner outlives its gate.
+  GateService(Cluster& cluster, NodeId& from) : cluster_(cluster), from_(from) {}
 
  protected:
   kj::Promise<void> challenge(ChallengeContext context) override;
@@ -26,6 +28,7 @@ class GateService final : public wire::Gate::Server {
 
  private:
   Cluster& cluster_;
+  NodeId& from_;
   std::optional<Nonce> nonce_;
 };
 

@@ -2,6 +2,7 @@
 //
 //   weft status --address 127.0.0.1:6380     nodes, resources, object stores, actors, jobs
 //   weft stop   --address 127.0.0.1:6380     stops every node of the cluster
+//   weft status --address head.example:6380  a host name works too
 //
 // The cluster token comes from --token or WEFT_CLUSTER_TOKEN, as for nodes.
 #include <capnp/rpc-twoparty.h>
@@ -16,6 +17,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "node/addresses.hpp"
 #include "node/auth.hpp"
 #include "node/kj_asio.hpp"
 #include "node/wire.hpp"
@@ -26,6 +28,7 @@ namespace {
 
 constexpr const char* usage =
     "usage: weft <status|stop> --address HOST:PORT [--token T]\n"
+    "  HOST is the head's IPv4 address or host name\n"
     "  status   nodes, resources used/total, object stores, actors and jobs\n"
     "  stop     stop every node of the cluster\n"
     "The token defaults to $WEFT_CLUSTER_TOKEN.\n";
@@ -110,8 +113,7 @@ int run(std::string_view command, const std::string& host, std::uint16_t port,
   HeadConnection conn;
   std::string out;
   weft::sync_wait(weft::run_on_kj(reactor, [&] {
-    asio::ip::tcp::endpoint endpoint(asio::ip::make_address(host), port);
-    return weft::detail::connect_tcp(reactor.context(), endpoint)
+    return weft::detail::connect_tcp(reactor.context(), host, port)
         .then([&](kj::Own<kj::AsyncIoStream> stream) {
           conn.stream = kj::mv(stream);
           conn.network =
@@ -187,6 +189,12 @@ int main(int argc, char** argv) {
   }
   if ((command != "status" && command != "stop") || host.empty() || port == 0) {
     std::fputs(usage, stderr);
+    return 2;
+  }
+  try {
+    weft::detail::check_resolves("--address", host);
+  } catch (const weft::UsageError& e) {
+    std::fprintf(stderr, "weft %s: %s\n", std::string(command).c_str(), e.what());
     return 2;
   }
   try {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -104,19 +105,37 @@ TEST_CASE("heartbeats keep a node alive past the timeout") {
   CHECK(cs.node(a)->alive);
 }
 
-TEST_CASE("a heartbeat from a dead or unknown node is refused until it registers again") {
+TEST_CASE("a node declared dead is fenced: its heartbeats and registration are refused") {
   weft::ControlStore cs;
   const auto a = cs.register_node(node_info(2), t0);
+  const auto b = cs.register_node(node_info(2), t0);
+  CHECK_FALSE(cs.fenced(a));
   CHECK(cs.mark_node_dead(a));
+  CHECK(cs.fenced(a));
   CHECK_FALSE(cs.heartbeat(a, {.available = {.cpu = 1}}, t0 + 1s));
   CHECK_FALSE(cs.node(a)->alive);
   CHECK_FALSE(cs.heartbeat(99, {}, t0 + 1s));
+  CHECK_FALSE(cs.fenced(99));
 
   auto info = node_info(2);
   info.id = a;
-  CHECK(cs.register_node(info, t0 + 2s) == a);
-  CHECK(cs.heartbeat(a, {.available = {.cpu = 1}}, t0 + 3s));
-  CHECK(cs.node(a)->alive);
+  std::string refusal;
+  try {
+    cs.register_node(info, t0 + 2s);
+  } catch (const weft::Error& e) {
+    refusal = e.what();
+  }
+  CHECK(refusal.find("declared dead") != std::string::npos);
+  CHECK(refusal.find("new node") != std::string::npos);
+  CHECK_FALSE(cs.node(a)->alive);
+
+  // Missing heartbeats fence as well; the same process rejoins with a new id.
+  CHECK(cs.detect_failures(t0 + 5s, 1s) == std::vector<weft::NodeId>{b});
+  CHECK(cs.fenced(b));
+  info.id = 0x77;
+  CHECK(cs.register_node(info, t0 + 6s) == 0x77);
+  CHECK(cs.heartbeat(0x77, {.available = {.cpu = 1}}, t0 + 6s));
+  CHECK(cs.node(0x77)->alive);
 }
 
 TEST_CASE("only a heartbeat that changes the load bumps the view version") {

@@ -147,6 +147,42 @@ TEST_CASE("parse_run_flags takes --log-level by name and refuses other names") {
   CHECK_THROWS_AS(parse_run({"--log-level"}), weft::UsageError);
 }
 
+TEST_CASE("parse_run_flags reads --bind and --advertise, by default 127.0.0.1 and derived") {
+  auto o = parse_run({"--head", "--token", "t"});
+  CHECK(o.bind == "127.0.0.1");
+  CHECK(o.advertise.empty());
+  o = parse_run({"--head", "--token", "t", "--bind", "0.0.0.0", "--advertise", "localhost",
+                 "--port", "6390"});
+  CHECK(o.bind == "0.0.0.0");
+  CHECK(o.advertise == "localhost");
+  CHECK(o.port == 6390);
+  CHECK_NOTHROW(weft::check_run_addresses(o));
+  o = parse_run({"--worker", "--address", "localhost:6390", "--token", "t", "--bind", "127.0.0.2"});
+  CHECK(o.head_host == "localhost");
+  CHECK(o.head_port == 6390);
+  CHECK(o.bind == "127.0.0.2");
+  CHECK_NOTHROW(weft::check_run_addresses(o));
+}
+
+TEST_CASE("bad --bind, --advertise and --address values are usage errors naming the flag") {
+  CHECK_THROWS_WITH(parse_run({"--head", "--token", "t", "--bind", "not-an-address"}),
+                    Catch::Contains("--bind") && Catch::Contains("not an IPv4 address"));
+  // 203.0.113.0/24 is TEST-NET-3, for documentation: on no interface here.
+  CHECK_THROWS_WITH(parse_run({"--head", "--token", "t", "--bind", "203.0.113.77"}),
+                    Catch::Contains("--bind") && Catch::Contains("not an address of this host"));
+  CHECK_THROWS_AS(parse_run({"--head", "--token", "t", "--bind"}), weft::UsageError);
+  CHECK_THROWS_WITH(parse_run({"--address", ":6390"}),
+                    Catch::Contains("--address needs HOST:PORT"));
+  // .invalid never resolves (RFC 2606).
+  CHECK_THROWS_WITH(
+      weft::check_run_addresses(
+          parse_run({"--head", "--token", "t", "--advertise", "no-such-host.invalid"})),
+      Catch::Contains("--advertise") && Catch::Contains("cannot resolve 'no-such-host.invalid'"));
+  CHECK_THROWS_WITH(weft::check_run_addresses(parse_run(
+                        {"--worker", "--address", "no-such-host.invalid:1", "--token", "t"})),
+                    Catch::Contains("--address") && Catch::Contains("cannot resolve"));
+}
+
 TEST_CASE("weft::run returns the driver's value") {
   Args args{"--threads", "2", "--object-store-memory", "16M"};
   CHECK(weft::run(args.argc(), args.argv(), node_driver_returning_7) == 7);

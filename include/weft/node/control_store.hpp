@@ -116,18 +116,24 @@ class ControlStore {
 
   // Adds a node, alive, as of `now`, and returns its id. A new node
   // (info.id == 0) gets the next id: 1 for the first, which is the head. A
-  // node that gives an id it had before (after its connection dropped, or a
-  // head restart from a snapshot) gets that id back and is alive again. Bumps
-  // the view version.
+  // node restored from a snapshot that registers with its id again gets it
+  // back and is alive again. Bumps the view version. Throws weft::Error for
+  // an id this store declared dead (fenced(): see below).
   NodeId register_node(NodeInfo info, Clock::time_point now);
 
   // Records a node's load as of `now`. Bumps the version when the published
-  // load changes. Returns false, changing nothing, for an unknown or dead node:
-  // it must register again.
+  // load changes. Returns false, changing nothing, for an unknown or dead node.
   bool heartbeat(NodeId node, const NodeLoad& load, Clock::time_point now);
   // Records a sign of life from a node (a heartbeat datagram) that arrived
   // at `at`, keeping the latest. Changes nothing for an unknown or dead node.
   void saw_alive(NodeId node, Clock::time_point at);
+
+  // Whether this store declared `node` dead (detect_failures,
+  // mark_node_dead). Such an id is fenced for good: the node may have been
+  // cut off, not gone, and its work was given to others, so it is refused
+  // and must rejoin as a new node. Nodes restored dead from a snapshot are
+  // not fenced.
+  bool fenced(NodeId node) const;
 
   // Marks dead every alive node whose last heartbeat (or registration) is
   // more than `timeout` before `now`, and returns those, by id. Bumps the
@@ -234,6 +240,7 @@ class ControlStore {
     NodeLoad load;  // as reported
     bool alive = false;
     bool left = false;
+    bool fenced = false;  // declared dead by this store (not saved)
     Clock::time_point last_heartbeat{};
     ResourceSet reserved;  // placement group bundles placed here
   };

@@ -45,8 +45,14 @@ struct ClusterOptions {
   bool head = true;
   std::string head_host = "127.0.0.1";
   std::uint16_t head_port = 0;
-  // Where this node listens for peers; 0 picks a free port.
+  // Where this node listens for peers (RPC and task streams): an IPv4
+  // address of this host, or 0.0.0.0 for all; port 0 picks a free port.
+  std::string bind_host = "127.0.0.1";
   std::uint16_t listen_port = 0;
+  // The address peers reach this node at (an IPv4 address or a host name).
+  // Empty: bind_host, or when that is 0.0.0.0, the address of the interface
+  // that routes to the head (the first non-loopback one on the head).
+  std::string advertise_host;
   // Every node and tool must present it; connections without it are dropped.
   std::string token;
   // Head only: where the control store is saved (at most once a second when
@@ -102,6 +108,8 @@ class ClusterLink {
 
   // For weft::run and the tools (any thread).
   virtual std::uint16_t port() const noexcept = 0;
+  // The address peers reach this node at (ClusterOptions::advertise_host).
+  virtual const std::string& host() const noexcept = 0;
   // Where this node takes task streams from its peers (weft.capnp StreamFrame).
   virtual std::uint16_t stream_port() const noexcept = 0;
   virtual ClusterView view() const = 0;
@@ -109,8 +117,13 @@ class ClusterLink {
   virtual bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) = 0;
   // Head only: asks every node to stop, then stops this one's service.
   virtual void stop_cluster() = 0;
-  // Blocks until this node is asked to stop (by `weft stop` or the head).
+  // Blocks until this node is asked to stop (by `weft stop` or the head),
+  // or is fenced (see fenced()).
   virtual void wait_until_stopped() = 0;
+  // Empty, or why the head declared this node dead and refuses it now (it was
+  // cut off or stalled past the failure timeout): the node has stopped, and a
+  // process that wants to serve again joins as a new node (any thread).
+  virtual std::string fenced() const = 0;
 };
 
 // A link for `node`, not started yet: the node holds it before it joins, so

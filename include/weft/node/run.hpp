@@ -6,6 +6,7 @@
 //   ./app                              one node in this process
 //   ./app --local-nodes 3              a 3-node cluster on localhost, started and stopped for you
 //   ./app --head --port 6380           a long-lived head node (prints how to join it)
+//   ./app --head --bind 0.0.0.0        ... reachable from other machines
 //   ./app --head --snapshot FILE       ... whose KV and jobs survive a restart
 //   ./app --worker --address H:P       a node joining the cluster at H:P, until `weft stop`
 //   ./app --address H:P                this driver joins the cluster at H:P as a node
@@ -40,13 +41,20 @@ struct RunOptions {
   std::string head_host = "127.0.0.1";
   std::uint16_t head_port = 0;
   std::uint16_t port = 0;
+  std::string bind = "127.0.0.1";  // --bind
+  std::string advertise;           // --advertise; empty: derived (ClusterOptions::advertise_host)
   std::string token;
   std::string snapshot;                 // --snapshot FILE; head only
   LogLevel log_level = LogLevel::info;  // --log-level, else $WEFT_LOG_LEVEL, else info
 };
 
-// Parses weft's flags; throws UsageError naming a bad flag.
+// Parses weft's flags; throws UsageError naming a bad flag (a --bind that
+// is not an IPv4 address of this host among them).
 RunOptions parse_run_flags(int argc, char** argv);
+
+// Checks that the hosts of --address and --advertise resolve to IPv4
+// addresses; throws UsageError naming the flag. Blocks on name lookups.
+void check_run_addresses(const RunOptions& options);
 
 int run(int argc, char** argv, Driver driver);
 

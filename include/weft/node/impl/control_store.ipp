@@ -35,6 +35,12 @@ NodeLoad idle_load(const NodeInfo& info) { return NodeLoad{.available = info.tot
 
 NodeId ControlStore::register_node(NodeInfo info, Clock::time_point now) {
   std::lock_guard lock(mutex_);
+  if (auto it = nodes_.find(info.id); info.id != 0 && it != nodes_.end() && it->second.fenced) {
+    throw Error(fmt::format(
+        "node {:x} was declared dead by the head (it missed its heartbeats); it must rejoin as a "
+        "new node",
+        info.id));
+  }
   if (info.id == 0) info.id = next_node_id_;
   next_node_id_ = std::max(next_node_id_, info.id + 1);
   auto& r = nodes_[info.id];
@@ -74,6 +80,7 @@ std::vector<NodeId> ControlStore::detect_failures(Clock::time_point now, Clock::
   for (auto& [id, r] : nodes_) {
     if (r.alive && now - r.last_heartbeat > timeout) {
       r.alive = false;
+      r.fenced = true;
       died.push_back(id);
     }
   }
@@ -90,6 +97,7 @@ bool ControlStore::mark_node_dead(NodeId node) {
   auto it = nodes_.find(node);
   if (it == nodes_.end() || !it->second.alive) return false;
   it->second.alive = false;
+  it->second.fenced = true;
   finish_jobs_of(node);
   ++version_;
   ++changes_;
@@ -108,6 +116,12 @@ bool ControlStore::mark_node_left(NodeId node) {
   ++version_;
   ++changes_;
   return true;
+}
+
+bool ControlStore::fenced(NodeId node) const {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(node);
+  return it != nodes_.end() && it->second.fenced;
 }
 
 NodeView ControlStore::view_of(const NodeRecord& r) const {
