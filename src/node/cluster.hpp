@@ -55,6 +55,9 @@ class HeadService;
 
 // How long the head waits for a node's heartbeat before it declares it dead.
 inline constexpr auto failure_timeout = std::chrono::milliseconds(1500);
+inline constexpr auto heartbeat_interval = std::chrono::milliseconds(50);
+// The head broadcasts its view on every change and at least this often.
+inline constexpr auto view_interval = std::chrono::milliseconds(100);
 
 class Cluster final : public ClusterLink {
  public:
