@@ -109,11 +109,30 @@ class Cluster final : public ClusterLink {
   // node is connected to the head, without waiting for an answer.
   void with_head(kj::Function<kj::Promise<void>(wire::Head::Client&)> send);
 
- private:
-  friend class GateService;
-  friend class PeerService;
-  friend class HeadService;
+  // --- what the services (services.cpp) answer peers with; reactor thread
+  // unless said.
+  Node& node() const noexcept { return node_; }
+  bool is_head() const noexcept { return is_head_; }
+  // Head only: the control store.
+  ControlStore& store() const noexcept { return *store_; }
+  // Why `hello` is refused ("" if it is not); `nonce` is what this
+  // connection's challenge sent, if one did.
+  std::string check_hello(wire::Hello::Reader hello, const std::optional<Nonce>& nonce) const;
+  // The local copy of what `ref` names (inline, or pulled from its holder).
+  ObjectHandle materialize(wire::RefArg::Reader ref);
+  // The owner of `id` has copied it: the result held for it goes.
+  void release_held(ObjectId id) { held_for_owner_.erase(id); }
+  // Actors created here for other nodes, by id (any thread).
+  void host_actor(std::shared_ptr<ActorRecord> record);
+  std::shared_ptr<ActorRecord> unhost_actor(std::uint64_t actor_id);
+  // Head only: sends the store's view to every node, and adopts it here.
+  void broadcast_view();
+  void adopt_view(ClusterView view);
+  // Asks every node to stop, then stops this one.
+  kj::Promise<void> stop_peers();
+  void mark_stopped();
 
+ private:
   // The outbound connections to another node (reactor thread only): RPC,
   // and beside it the task stream (StreamFrame) once the Gate has let us in.
   struct PeerLink {
@@ -187,9 +206,6 @@ class Cluster final : public ClusterLink {
   // Sends `frame` on `node`'s task stream, after those sent before it.
   void send_frame(NodeId node, kj::Own<capnp::MallocMessageBuilder> frame);
   void write_frame(PeerLink& link, kj::Own<capnp::MallocMessageBuilder> frame);
-  // Why `hello` is refused ("" if it is not); `nonce` is what this
-  // connection's challenge sent, if one did.
-  std::string check_hello(wire::Hello::Reader hello, const std::optional<Nonce>& nonce) const;
   // Watches the task stream to `link`'s node: the receiver never writes on
   // it, so a read that ends means the receiver dropped it.
   void watch_frames(PeerLink& link);
@@ -212,7 +228,6 @@ class Cluster final : public ClusterLink {
 
  private:
   void receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks);
-  ObjectHandle materialize(wire::RefArg::Reader ref);
   // Sends `result` to its owner once it and `pulling` (the task's arguments
   // still being copied here) are sealed: until then the owner keeps the
   // arguments alive for us.
@@ -270,8 +285,6 @@ class Cluster final : public ClusterLink {
   // head (waiting at most 2 s), so it is listed as left, with nothing in
   // use, instead of being declared dead a failure timeout later.
   void leave() noexcept;
-  kj::Promise<void> stop_peers();
-  void mark_stopped();
   void stop_on_reactor_sync();
   // Logs failures of background transport work (a peer that went away).
 #pragma GCC diagnostic push
@@ -283,10 +296,8 @@ class Cluster final : public ClusterLink {
   NodeInfo local_info() const;
   void heartbeat();
   void head_tick();
-  void broadcast_view();
   // Any thread, head only: broadcasts the view from the reactor soon.
   void publish_view();
-  void adopt_view(ClusterView view);
   // Holds exactly the bundles `view` places on this node, unless a newer
   // view did so already (any thread).
   void hold_bundles(const ClusterView& view);

@@ -68,4 +68,19 @@ void Cluster::kill_remote(NodeId home, std::uint64_t actor_id) {
   });
 }
 
+void Cluster::host_actor(std::shared_ptr<ActorRecord> record) {
+  std::lock_guard lock(hosted_mutex_);
+  const std::uint64_t id = record->id();
+  hosted_actors_[id] = std::move(record);
+}
+
+std::shared_ptr<ActorRecord> Cluster::unhost_actor(std::uint64_t actor_id) {
+  std::lock_guard lock(hosted_mutex_);
+  auto it = hosted_actors_.find(actor_id);
+  if (it == hosted_actors_.end()) return nullptr;
+  auto record = std::move(it->second);
+  hosted_actors_.erase(it);
+  return record;
+}
+
 }  // namespace weft::detail

@@ -58,14 +58,14 @@ kj::Promise<void> GateService::hello(HelloContext context) {
     log(LogLevel::warn, "refused a connection from {}:{} (pid {}): {}",
         info.getAddress().getHost().cStr(), info.getAddress().getPort(), info.getPid(), reason);
     return refusal(
-        Error(fmt::format("refused by node {:x}: {}", cluster_.node_.node_id(), reason)));
+        Error(fmt::format("refused by node {:x}: {}", cluster_.node().node_id(), reason)));
   }
   if (hello.getRole() == wire::Role::NODE) from_ = hello.getInfo().getNodeId();
   auto results = context.getResults();
   results.setPeer(kj::heap<PeerService>(cluster_));
-  if (cluster_.is_head_) results.setHead(kj::heap<HeadService>(cluster_));
-  results.setNodeId(cluster_.node_.node_id());
-  results.setStreamPort(cluster_.stream_port_);
+  if (cluster_.is_head()) results.setHead(kj::heap<HeadService>(cluster_));
+  results.setNodeId(cluster_.node().node_id());
+  results.setStreamPort(cluster_.stream_port());
   return kj::READY_NOW;
 }
 
@@ -74,10 +74,10 @@ kj::Promise<void> GateService::hello(HelloContext context) {
 kj::Promise<void> PeerService::pullObject(PullObjectContext context) {
   auto params = context.getParams();
   const ObjectId id = from_wire(params.getId());
-  ObjectState* found = cluster_.node_.store().acquire_exported(id);
+  ObjectState* found = cluster_.node().store().acquire_exported(id);
   if (found == nullptr) {
     return refusal(Error(fmt::format("object {} is not held by node {:x}", id.to_string(),
-                                     cluster_.node_.node_id())));
+                                     cluster_.node().node_id())));
   }
   auto object = ObjectHandle::adopt(found);
   if (!object->ready()) {
@@ -134,7 +134,7 @@ kj::Promise<void> PeerService::answer_pull(PullObjectContext context, const Obje
 }
 
 kj::Promise<void> PeerService::freeObjects(FreeObjectsContext context) {
-  for (auto id : context.getParams().getIds()) cluster_.held_for_owner_.erase(from_wire(id));
+  for (auto id : context.getParams().getIds()) cluster_.release_held(from_wire(id));
   return kj::READY_NOW;
 }
 
@@ -164,10 +164,9 @@ kj::Promise<void> PeerService::createActor(CreateActorContext context) {
     for (const auto& r : refs) co_await SealedAwaiter(r.get());
     kj::Maybe<kj::Exception> failure;
     try {
-      auto record = co_await cluster.node_.create_local_actor(std::move(o), std::move(class_name),
-                                                              ctor, std::move(a), actor_id);
-      std::lock_guard lock(cluster.hosted_mutex_);
-      cluster.hosted_actors_[record->id()] = std::move(record);
+      auto record = co_await cluster.node().create_local_actor(std::move(o), std::move(class_name),
+                                                               ctor, std::move(a), actor_id);
+      cluster.host_actor(std::move(record));
     } catch (const std::exception& e) {
       failure = refusal(e);
     }
@@ -178,7 +177,7 @@ kj::Promise<void> PeerService::createActor(CreateActorContext context) {
     }
   };
   spawn_detached(
-      cluster_.node_.executor(),
+      cluster_.node().executor(),
       body(cluster_, std::move(options), spec.getClassName(), spec.getActorId(),
            spec.getConstructorId(), std::move(args), std::move(nested), kj::mv(paf.fulfiller)));
   return kj::mv(paf.promise);
@@ -186,15 +185,7 @@ kj::Promise<void> PeerService::createActor(CreateActorContext context) {
 
 kj::Promise<void> PeerService::killActor(KillActorContext context) {
   const std::uint64_t id = context.getParams().getActorId();
-  std::shared_ptr<ActorRecord> record;
-  {
-    std::lock_guard lock(cluster_.hosted_mutex_);
-    if (auto it = cluster_.hosted_actors_.find(id); it != cluster_.hosted_actors_.end()) {
-      record = std::move(it->second);
-      cluster_.hosted_actors_.erase(it);
-    }
-  }
-  if (record) record->kill();
+  if (auto record = cluster_.unhost_actor(id)) record->kill();
   return kj::READY_NOW;
 }
 

@@ -51,7 +51,7 @@ class PeerService final : public wire::Peer::Server {
 
 class HeadService final : public wire::Head::Server {
  public:
-  explicit HeadService(Cluster& cluster) : cluster_(cluster), store_(*cluster.store_) {}
+  explicit HeadService(Cluster& cluster) : cluster_(cluster), store_(cluster.store()) {}
 
  protected:
   kj::Promise<void> register_(RegisterContext context) override;
