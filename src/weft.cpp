@@ -6,6 +6,7 @@
 #include "weft/core/impl/serial_executor.ipp"
 #include "weft/core/impl/thread_pool.ipp"
 #include "weft/node/impl/control_store.ipp"
+#include "weft/node/impl/control_store_snapshot.ipp"
 #include "weft/node/impl/local_scheduler.ipp"
 #include "weft/node/impl/node.ipp"
 #include "weft/node/impl/placement.ipp"

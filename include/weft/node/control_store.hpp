@@ -246,6 +246,8 @@ class ControlStore {
   };
 
   NodeView view_of(const NodeRecord& r) const;
+  // What a node that runs nothing reports: all of its totals available.
+  static NodeLoad idle_load(const NodeInfo& info) { return NodeLoad{.available = info.totals}; }
   std::vector<PlacementCandidate> candidates() const;
   void reserve(const PlacementGroup& g, bool add);
   const ActorEntry* live_actor_named(std::string_view name) const;
