@@ -44,10 +44,7 @@ wire::Head::Client& Cluster::head_client() {
 }
 
 void Cluster::heartbeat() {
-  if (!timer_) return;
-  timer_->expires_after(heartbeat_interval);
-  timer_->async_wait([this](const asio::error_code& ec) {
-    if (ec || !timer_) return;
+  heartbeat_timer_ = node_.reactor().call_after(heartbeat_interval, [this] {
     KjAsioEventPort::CompletionScope scope;
     if (liveness_) liveness_->reactor_turned();
     recheck_in_doubt();
@@ -63,7 +60,8 @@ void Cluster::heartbeat() {
         }));
       }
     }
-    heartbeat();
+    // Unless the tick stopped the cluster (its timer is gone then).
+    if (heartbeat_timer_) heartbeat();
   });
 }
 

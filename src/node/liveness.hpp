@@ -45,7 +45,7 @@ namespace weft::detail {
 
 class Liveness {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = weft::Clock;
   static constexpr auto reactor_stall_limit = std::chrono::seconds(10);
 
   // Head: records datagrams that arrive on UDP `host`:`port`. Null (after a

@@ -7,7 +7,6 @@
 // it was running on (inline on the reactor thread if it had none).
 #pragma once
 
-#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <coroutine>
 #include <memory>
@@ -27,12 +26,8 @@ class SleepAwaiter {
   void await_suspend(std::coroutine_handle<> h) {
     Executor* resume_on = current_executor();
     reactor_.post([&reactor = reactor_, duration = duration_, h, resume_on] {
-      // The timer is created, fired and destroyed on the reactor thread only.
-      auto timer = std::make_unique<asio::steady_timer>(reactor.context(), duration);
-      auto& t = *timer;
-      t.async_wait([timer = std::move(timer), h, resume_on](const asio::error_code&) {
-        resume_or_post(resume_on, h);
-      });
+      reactor.call_after(std::chrono::duration_cast<Clock::duration>(duration),
+                         [h, resume_on] { resume_or_post(resume_on, h); });
     });
   }
   void await_resume() const noexcept {}

@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "weft/core/clock.hpp"
 #include "weft/node/placement.hpp"
 #include "weft/object/byte_io.hpp"
 #include "weft/object/object_id.hpp"
@@ -68,7 +69,7 @@ struct NodeView {
   NodeLoad load;  // load.available is after placement group reservations
   bool alive = false;
   bool left = false;  // not alive because it left the cluster, not because it failed
-  std::chrono::steady_clock::time_point last_heartbeat{};
+  Clock::time_point last_heartbeat{};
 };
 
 // The cluster as the head sees it (wire: ClusterView). Nodes are sorted by
@@ -108,7 +109,7 @@ struct JobEntry {
 
 class ControlStore {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = weft::Clock;
 
   ControlStore() = default;
 

@@ -105,7 +105,7 @@ T get(const ObjectRef<T>& ref, std::chrono::duration<Rep, Period> timeout) {
   if (!s->ready()) {
     detail::check_not_on_executor("weft::get");
     detail::BlockingWaiter w;
-    if (s->add_waiter(&w) && !w.event.wait_until(std::chrono::steady_clock::now() + timeout)) {
+    if (s->add_waiter(&w) && !w.event.wait_until(weft::Clock::now() + timeout)) {
       if (s->remove_waiter(&w)) {
         throw TimeoutError("weft::get: " + detail::describe_object(*s) + " not ready after " +
                            std::to_string(std::chrono::duration<double>(timeout).count()) + " s");

@@ -16,8 +16,6 @@
 #include <optional>
 #include <vector>
 
-#include <asio/steady_timer.hpp>
-
 #include "weft/core/executor.hpp"
 #include "weft/core/reactor.hpp"
 #include "weft/core/task.hpp"

@@ -14,9 +14,7 @@ void on_sealed(ObjectWaiter* w) noexcept {
 void start_timer(Reactor& reactor, const std::shared_ptr<WaitState>& wait,
                  std::chrono::nanoseconds timeout) {
   reactor.post([&reactor, w = std::weak_ptr<WaitState>(wait), timeout] {
-    auto timer = std::make_unique<asio::steady_timer>(reactor.context(), timeout);
-    auto& t = *timer;
-    t.async_wait([timer = std::move(timer), w](const asio::error_code&) {
+    reactor.call_after(std::chrono::duration_cast<Clock::duration>(timeout), [w] {
       if (auto s = w.lock()) s->trigger();
     });
   });
