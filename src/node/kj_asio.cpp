@@ -416,24 +416,40 @@ void KjAsioEventPort::on_wake() {
 // --- KjLoop
 
 KjLoop::KjLoop(asio::io_context& io)
-    : io_(io),
-      port_(io),
-      loop_(port_),
-      scope_(loop_),
-      tasks_(kj::heap<kj::TaskSet>(logger_)),
-      saved_current_(tls_kj_loop) {
-  port_.attach(loop_, scope_);
-  tls_kj_loop = this;
+    : io_(io), port_(io), loop_(port_), tasks_(kj::heap<kj::TaskSet>(logger_)) {
+  enter();
+}
+
+KjLoop::KjLoop(Reactor& reactor) : KjLoop(reactor.context()) {
+  if (!reactor.stepped()) return;
+  leave();
+  stepped_ = &reactor;
+  stepped_->set_step_scope(this);
 }
 
 KjLoop::~KjLoop() {
-  tls_kj_loop = saved_current_;
+  // A stepped reactor's loop may be destroyed between its steps.
+  if (!scope_) enter();
+  if (stepped_ != nullptr) stepped_->set_step_scope(nullptr);
   // Cancels add_task() promises (pending run_on_kj calls fail), then runs what
   // that cancellation queued, so the EventLoop is destroyed empty.
   tasks_ = nullptr;
-  scope_.cancelAllDetached();
-  scope_.poll();
+  scope_->cancelAllDetached();
+  scope_->poll();
+  leave();
+}
+
+void KjLoop::enter() noexcept {
+  saved_current_ = tls_kj_loop;
+  scope_.emplace(loop_);
+  port_.attach(loop_, *scope_);
+  tls_kj_loop = this;
+}
+
+void KjLoop::leave() noexcept {
   port_.detach();
+  scope_.reset();
+  tls_kj_loop = saved_current_;
 }
 
 KjLoop* KjLoop::current() noexcept { return tls_kj_loop; }
@@ -448,12 +464,12 @@ void KjLoop::TaskErrorLogger::taskFailed(kj::Exception&& exception) {
 
 ScopedKjLoop::ScopedKjLoop(Reactor& reactor) : reactor_(reactor) {
   if (reactor_.on_reactor_thread()) {
-    loop_ = std::make_unique<KjLoop>(reactor_.context());
+    loop_ = std::make_unique<KjLoop>(reactor_);
     return;
   }
   BlockingEvent done;
   reactor_.post([this, &done] {
-    loop_ = std::make_unique<KjLoop>(reactor_.context());
+    loop_ = std::make_unique<KjLoop>(reactor_);
     done.set();
   });
   done.wait();

@@ -120,9 +120,14 @@ class KjAsioEventPort final : public kj::EventPort {
 // not from inside a KJ callback. Destroy everything built on the loop
 // (streams, RPC systems) first; promises still held by add_task() are
 // cancelled, which fails pending run_on_kj calls with TransportError.
-class KjLoop {
+class KjLoop final : public ReactorStepScope {
  public:
+  // Current for the calling thread from now until destroyed.
   explicit KjLoop(asio::io_context& io);
+  // For `reactor`, on its thread. A stepped reactor's loop (the simulator's,
+  // several on one thread) is current only while that reactor steps: it is
+  // the reactor's step scope.
+  explicit KjLoop(Reactor& reactor);
   ~KjLoop();
   KjLoop(const KjLoop&) = delete;
   KjLoop& operator=(const KjLoop&) = delete;
@@ -132,11 +137,15 @@ class KjLoop {
 
   asio::io_context& io() noexcept { return io_; }
   kj::EventLoop& event_loop() noexcept { return loop_; }
-  kj::WaitScope& wait_scope() noexcept { return scope_; }
+  kj::WaitScope& wait_scope() noexcept { return *scope_; }
   KjAsioEventPort& port() noexcept { return port_; }
 
   // Runs `promise` to completion (or until the loop is destroyed); a failure is logged.
   void add_task(kj::Promise<void> promise);
+
+  // Makes the loop the thread's current one, and back (stepped reactors).
+  void enter() noexcept override;
+  void leave() noexcept override;
 
  private:
   class TaskErrorLogger final : public kj::TaskSet::ErrorHandler {
@@ -145,12 +154,13 @@ class KjLoop {
   };
 
   asio::io_context& io_;
+  Reactor* stepped_ = nullptr;
   KjAsioEventPort port_;
   kj::EventLoop loop_;
-  kj::WaitScope scope_;
+  std::optional<kj::WaitScope> scope_;  // engaged while the loop is current
   TaskErrorLogger logger_;
   kj::Own<kj::TaskSet> tasks_;
-  KjLoop* saved_current_;
+  KjLoop* saved_current_ = nullptr;
 };
 
 // Owns the KjLoop of `reactor`'s thread from any thread: the constructor

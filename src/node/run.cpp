@@ -209,7 +209,7 @@ ClusterOptions cluster_options(const RunOptions& o, bool head) {
 
 void log_start(Node& node, const char* role) {
   log(LogLevel::info, "{} {:x}: {} executor threads, reactor on {}, object store {:.1f} GiB", role,
-      node.id(), static_cast<ThreadPool&>(node.executor()).size(), Reactor::backend_name(),
+      node.id(), node.threads(), Reactor::backend_name(),
       static_cast<double>(node.store().capacity()) / (1 << 30));
 }
 

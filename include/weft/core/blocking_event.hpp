@@ -1,11 +1,14 @@
 // A one-shot event that a plain thread can block on: spins briefly (a hand-off
 // between busy cores costs ~0.1 us, a futex wake-up ~30 us on small VMs), then
-// sleeps on a futex via std::atomic::wait.
+// sleeps on a futex via std::atomic::wait. On the simulator's thread it runs
+// the simulation instead (blocking_pump.hpp).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <thread>
+
+#include "weft/core/blocking_pump.hpp"
 
 namespace weft::detail {
 
@@ -25,7 +28,11 @@ class BlockingEvent {
   }
   bool is_set() const noexcept { return state_.load(std::memory_order_acquire) != 0; }
 
-  void wait() noexcept {
+  void wait() {
+    if (BlockingPump* pump = tls_blocking_pump) {
+      pump->run_until([this] { return is_set(); }, std::nullopt);
+      return;
+    }
     for (int i = 0; i < 4096; ++i) {
       if (is_set()) return;
       cpu_relax();
@@ -35,7 +42,11 @@ class BlockingEvent {
 
   // Returns false if `deadline` passed first.
   template <typename Clock, typename Duration>
-  bool wait_until(std::chrono::time_point<Clock, Duration> deadline) noexcept {
+  bool wait_until(std::chrono::time_point<Clock, Duration> deadline) {
+    if (BlockingPump* pump = tls_blocking_pump) {
+      const auto left = std::chrono::duration_cast<weft::Clock::duration>(deadline - Clock::now());
+      return pump->run_until([this] { return is_set(); }, weft::Clock::now() + left);
+    }
     for (int i = 0; i < 4096; ++i) {
       if (is_set()) return true;
       cpu_relax();

@@ -126,9 +126,24 @@ class ClusterLink {
   virtual std::string fenced() const = 0;
 };
 
+// How a node reaches its peers (src/node/transport.hpp): TCP, or the
+// simulation's network.
+class Transport;
+
 // A link for `node`, not started yet: the node holds it before it joins, so
-// the first task sent here (at once after joining) finds it.
+// the first task sent here (at once after joining) finds it. Over TCP, or
+// over `transport`.
 std::unique_ptr<ClusterLink> make_cluster(Node& node, const ClusterOptions& options);
+std::unique_ptr<ClusterLink> make_cluster(Node& node, const ClusterOptions& options,
+                                          Transport& transport);
+
+// What a node runs on when the simulator (src/sim) drives it instead of its
+// own threads: a stepped reactor and an executor stepped by hand, both the
+// simulator's. Actors that ask for a dedicated thread share the executor.
+struct SimulatedThreads {
+  Reactor& reactor;
+  Executor& executor;
+};
 }  // namespace detail
 
 struct NodeOptions {
@@ -144,14 +159,18 @@ struct NodeOptions {
 class Node final : public Runtime {
  public:
   explicit Node(NodeOptions options = {});
+  // A node with no threads of its own, for the simulator.
+  Node(NodeOptions options, detail::SimulatedThreads threads);
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
   NodeId id() const noexcept { return options_.id; }
   ObjectStore& store() noexcept override { return store_; }
-  Executor& executor() noexcept override { return pool_; }
+  Executor& executor() noexcept override { return executor_; }
   Reactor& reactor() noexcept override { return reactor_; }
+  // The executor threads it runs tasks on (1 when simulated).
+  std::size_t threads() const noexcept { return pool_ ? pool_->size() : 1; }
   LocalScheduler& scheduler() noexcept { return scheduler_; }
 
   NodeId node_id() const noexcept override { return options_.id; }
@@ -176,6 +195,8 @@ class Node final : public Runtime {
   // Joins (or, as head, forms) a cluster over TCP; blocks until this node is
   // registered with the head. Throws weft::Error if the head refuses it.
   void start_cluster(const ClusterOptions& options);
+  // As above, over `transport` instead of TCP (the simulator's network).
+  void start_cluster(const ClusterOptions& options, detail::Transport& transport);
   // The cluster this node belongs to, or nullptr when it runs alone.
   detail::ClusterLink* cluster() noexcept { return cluster_.get(); }
 
@@ -208,13 +229,15 @@ class Node final : public Runtime {
  private:
   template <typename Driver>
   auto on_pool(Driver driver) -> decltype(driver(std::declval<Runtime&>())) {
-    co_await resume_on(pool_);
+    co_await resume_on(executor_);
     co_return co_await driver(*this);
   }
   friend class detail::Cluster;
   friend class detail::PeerService;
 
   void bind_thread() noexcept;
+  // Holds `cluster` and starts it (start_cluster).
+  void start(std::unique_ptr<detail::ClusterLink> cluster);
   // Builds an actor on this node: reserves its resources, takes its name and
   // runs the constructor on its executor.
   // `actor_id` 0 draws a fresh id (a remote creator brings its own).
@@ -232,8 +255,12 @@ class Node final : public Runtime {
 
   NodeOptions options_;
   ObjectStore store_;
-  ThreadPool pool_;
-  Reactor reactor_;
+  // The reactor comes first so the pool's threads find it as they start;
+  // ~Node stops it first (its handlers post to the pool).
+  std::unique_ptr<Reactor> own_reactor_;  // null when simulated
+  Reactor& reactor_;
+  std::unique_ptr<ThreadPool> pool_;  // null when simulated
+  Executor& executor_;
   LocalScheduler scheduler_;
   std::mutex actors_mutex_;
   std::map<std::string, std::shared_ptr<detail::ActorRecord>> named_actors_;

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "weft/core/blocking_pump.hpp"
 #include "weft/error.hpp"
 #include "weft/node/local_scheduler.hpp"
 #include "weft/remote/invoke.hpp"
@@ -167,7 +168,7 @@ void LocalScheduler::task_done() noexcept {
 void LocalScheduler::wait_until_idle() const noexcept {
   for (auto n = in_flight_.load(std::memory_order_acquire); n != 0;
        n = in_flight_.load(std::memory_order_acquire)) {
-    in_flight_.wait(n, std::memory_order_acquire);
+    detail::wait_changed(in_flight_, n);
   }
 }
 

@@ -24,10 +24,20 @@ Resources capacity_of(const NodeOptions& o) {
 Node::Node(NodeOptions options)
     : options_(std::move(options)),
       store_(options_.id, options_.store),
-      pool_(ThreadPoolOptions{.threads = thread_count(options_.threads),
-                              .on_thread_start = [this](unsigned) { bind_thread(); }}),
-      reactor_(),
-      scheduler_(pool_, capacity_of(options_)) {}
+      own_reactor_(std::make_unique<Reactor>()),
+      reactor_(*own_reactor_),
+      pool_(std::make_unique<ThreadPool>(
+          ThreadPoolOptions{.threads = thread_count(options_.threads),
+                            .on_thread_start = [this](unsigned) { bind_thread(); }})),
+      executor_(*pool_),
+      scheduler_(executor_, capacity_of(options_)) {}
+
+Node::Node(NodeOptions options, detail::SimulatedThreads threads)
+    : options_(std::move(options)),
+      store_(options_.id, options_.store),
+      reactor_(threads.reactor),
+      executor_(threads.executor),
+      scheduler_(executor_, capacity_of(options_)) {}
 
 Node::~Node() {
   scheduler_.wait_until_idle();
@@ -40,7 +50,10 @@ Node::~Node() {
     }
     for (auto& [name, record] : named) record->kill();
   }
-  for (auto n = live_actors_.load(); n != 0; n = live_actors_.load()) live_actors_.wait(n);
+  for (auto n = live_actors_.load(); n != 0; n = live_actors_.load()) {
+    detail::wait_changed(live_actors_, n);
+  }
+  own_reactor_.reset();  // before the pool its handlers post to
 }
 
 void Node::bind_thread() noexcept {
@@ -71,7 +84,15 @@ void Node::submit(detail::TaskSpecPtr spec) {
 }
 
 void Node::start_cluster(const ClusterOptions& options) {
-  cluster_ = detail::make_cluster(*this, options);
+  start(detail::make_cluster(*this, options));
+}
+
+void Node::start_cluster(const ClusterOptions& options, detail::Transport& transport) {
+  start(detail::make_cluster(*this, options, transport));
+}
+
+void Node::start(std::unique_ptr<detail::ClusterLink> cluster) {
+  cluster_ = std::move(cluster);
   try {
     cluster_->start();
   } catch (...) {
@@ -90,10 +111,10 @@ std::shared_ptr<detail::ActorRecord> Node::make_record(const ActorOptions& optio
                                                        std::string class_name, std::uint64_t id,
                                                        NodeId home) {
   std::unique_ptr<Executor> executor;
-  if (options.dedicated_thread && home == options_.id) {
+  if (options.dedicated_thread && home == options_.id && pool_) {
     executor = std::make_unique<PinnedExecutor>("weft-" + class_name, [this] { bind_thread(); });
   } else {
-    executor = std::make_unique<SerialExecutor>(pool_);
+    executor = std::make_unique<SerialExecutor>(executor_);
   }
   live_actors_.fetch_add(1, std::memory_order_relaxed);
   std::shared_ptr<detail::ActorRecord> record(
@@ -278,7 +299,7 @@ Task<std::vector<std::string>> Node::kv_keys(std::string prefix) {
 void Node::reap(detail::ActorRecord* record) noexcept {
   // The last reference may drop inside one of the actor's own jobs: finish
   // on the pool, once the actor's executor has gone quiet.
-  pool_.post(Job{&Node::reap_job, record});
+  executor_.post(Job{&Node::reap_job, record});
 }
 
 void Node::reap_job(void* p) noexcept {
@@ -286,7 +307,7 @@ void Node::reap_job(void* p) noexcept {
   auto& node = static_cast<Node&>(record->runtime());
   auto* serial = dynamic_cast<SerialExecutor*>(&record->executor());
   if (serial != nullptr && !serial->idle()) {
-    node.pool_.post(Job{&Node::reap_job, record});
+    node.executor_.post(Job{&Node::reap_job, record});
     return;
   }
   if (record->alive() && !record->is_proxy()) {
