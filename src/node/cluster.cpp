@@ -14,7 +14,6 @@
 
 #include <fmt/format.h>
 
-#include "node/addresses.hpp"
 #include "node/services.hpp"
 #include "node/wire.hpp"
 #include "weft/core/detached.hpp"
@@ -28,18 +27,51 @@ std::unique_ptr<ClusterLink> make_cluster(Node& node, const ClusterOptions& opti
   return std::make_unique<Cluster>(node, options);
 }
 
+std::unique_ptr<ClusterLink> make_cluster(Node& node, const ClusterOptions& options,
+                                          Transport& transport) {
+  return std::make_unique<Cluster>(node, options, transport);
+}
+
+template <typename Pred>
+bool Cluster::wait_changed(std::unique_lock<std::mutex>& lock,
+                           std::optional<std::chrono::milliseconds> timeout, Pred pred) {
+  if (BlockingPump* pump = tls_blocking_pump) {
+    lock.unlock();
+    const bool held = pump->run_until(
+        [&] {
+          std::lock_guard relock(mutex_);
+          return pred();
+        },
+        timeout ? std::optional(weft::Clock::now() + *timeout) : std::nullopt);
+    lock.lock();
+    return held;
+  }
+  if (!timeout) {
+    changed_.wait(lock, pred);
+    return true;
+  }
+  return changed_.wait_for(lock, *timeout, pred);
+}
+
 // --- set-up and tear-down -----------------------------------------------------
 
 Cluster::Cluster(Node& node, const ClusterOptions& options)
-    : node_(node), options_(options), is_head_(options.head) {}
+    : node_(node),
+      own_transport_(std::make_unique<TcpTransport>(node.reactor().context())),
+      transport_(*own_transport_),
+      options_(options),
+      is_head_(options.head) {}
+
+Cluster::Cluster(Node& node, const ClusterOptions& options, Transport& transport)
+    : node_(node), transport_(transport), options_(options), is_head_(options.head) {}
 
 void Cluster::start() {
-  check_bind_address("bind address", options_.bind_host);
-  advertise_host_ =
-      options_.advertise_host.empty()
-          ? default_advertise(options_.bind_host, is_head_ ? std::string() : options_.head_host,
+  transport_.check_bind("bind address", options_.bind_host);
+  advertise_host_ = options_.advertise_host.empty()
+                        ? transport_.default_advertise(
+                              options_.bind_host, is_head_ ? std::string() : options_.head_host,
                               options_.head_port)
-          : options_.advertise_host;
+                        : options_.advertise_host;
   kj_ = std::make_unique<ScopedKjLoop>(node_.reactor());
   std::exception_ptr failure;
   BlockingEvent done;
@@ -56,7 +88,7 @@ void Cluster::start() {
   if (!is_head_) {
     // Registration completes asynchronously; adopt_view signals it.
     std::unique_lock lock(mutex_);
-    const bool registered = changed_.wait_for(lock, std::chrono::seconds(30), [&] {
+    const bool registered = wait_changed(lock, std::chrono::seconds(30), [&] {
       return failure != nullptr || stopped_ || !view_.nodes.empty();
     });
     lock.unlock();
@@ -102,7 +134,7 @@ void Cluster::leave() noexcept {
                                 [answered](kj::Exception&&) { answered->set(); }));
   });
   // A head that does not answer declares this node dead after its timeout.
-  answered->wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+  answered->wait_until(weft::Clock::now() + std::chrono::seconds(2));
 }
 
 void Cluster::stop_on_reactor_sync() {
@@ -118,22 +150,18 @@ void Cluster::stop_on_reactor_sync() {
 
 void Cluster::start_on_reactor(const ClusterOptions& options) {
   tasks_ = kj::heap<kj::TaskSet>(task_logger_);
-  const auto bind = asio::ip::make_address_v4(options.bind_host);
   try {
-    listener_ = kj::heap<TcpListener>(node_.reactor().context(),
-                                      asio::ip::tcp::endpoint(bind, options.listen_port));
-    stream_listener_ =
-        kj::heap<TcpListener>(node_.reactor().context(), asio::ip::tcp::endpoint(bind, 0));
+    listener_ = transport_.listen(options.bind_host, options.listen_port);
+    stream_listener_ = transport_.listen(options.bind_host, 0);
   } catch (const std::system_error& e) {
     throw Error(
         fmt::format("cannot listen on {}:{}: {} (give another --port, or none for a free one)",
                     options.bind_host, options.listen_port, e.code().message()));
   }
-  port_ = listener_->port();
+  port_ = static_cast<std::uint16_t>(listener_->getPort());
   accept_loop(*listener_, &Cluster::on_inbound);
-  stream_port_ = stream_listener_->port();
+  stream_port_ = static_cast<std::uint16_t>(stream_listener_->getPort());
   accept_loop(*stream_listener_, &Cluster::on_stream);
-  timer_.emplace(node_.reactor().context());
   // From now on the head's view says which bundles this node holds; until
   // the first arrives, work placed in any group waits for it.
   node_.scheduler_.hold_bundles({}, 0);
@@ -145,13 +173,15 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
     control_ = make_head_control(*store_, [this] { publish_view(); });
     adopt_view(store_->view());
     // On the address the listener binds, beside its TCP port.
-    liveness_ = Liveness::receive(options.bind_host, port_, options.token);
+    if (transport_.datagrams())
+      liveness_ = Liveness::receive(options.bind_host, port_, options.token);
   } else {
     control_ = make_remote_control(*this);
     PeerLink& head = link_to(0);
     connect_link(head, options.head_host, options.head_port);
-    liveness_ = Liveness::send(node_.node_id(), options.head_host, options.head_port, options.token,
-                               heartbeat_interval);
+    if (transport_.datagrams())
+      liveness_ = Liveness::send(node_.node_id(), options.head_host, options.head_port,
+                                 options.token, heartbeat_interval);
   }
   heartbeat();
 }
@@ -164,8 +194,8 @@ void Cluster::stop_on_reactor() {
   results_sending_.clear();
   in_doubt_.clear();
   if (store_) save_snapshot(true);
-  if (timer_) timer_->cancel();
-  timer_.reset();
+  if (heartbeat_timer_) node_.reactor().cancel(*heartbeat_timer_);
+  heartbeat_timer_.reset();
   liveness_.reset();
   hosted_actors_.clear();
   held_for_owner_.clear();
@@ -214,7 +244,7 @@ NodeLoad Cluster::local_load() const {
 
 // --- connections --------------------------------------------------------------
 
-void Cluster::accept_loop(TcpListener& listener, AcceptHandler on_accept) {
+void Cluster::accept_loop(kj::ConnectionReceiver& listener, AcceptHandler on_accept) {
   tasks_->add(listener.accept().then([this, &listener, on_accept](kj::Own<kj::AsyncIoStream> s) {
     (this->*on_accept)(kj::mv(s));
     accept_loop(listener, on_accept);
@@ -327,7 +357,7 @@ Cluster::PeerLink* Cluster::live_link(NodeId node, std::uint64_t generation) {
 void Cluster::connect_link(PeerLink& link, const std::string& host, std::uint16_t port) {
   const NodeId id = link.id;
   const std::uint64_t gen = link.generation;
-  tasks_->add(connect_tcp(node_.reactor().context(), host, port)
+  tasks_->add(transport_.connect(host, port)
                   .then([this, id, gen](kj::Own<kj::AsyncIoStream> stream) -> kj::Promise<void> {
                     PeerLink* live = live_link(id, gen);
                     if (live == nullptr) return kj::READY_NOW;  // replaced or dropped meanwhile
@@ -403,6 +433,16 @@ void Cluster::link_failed(NodeId node, std::uint64_t generation, const kj::Excep
   // A connection is not a node: whether the node is dead is the head's call
   // (adopt_view says so), and a node that stops or leaves closes its own.
   log(LogLevel::debug, "connection to node {:x} closed: {}", node, reason);
+#ifdef WEFT_PLANTED_BUG
+  // The simulation's planted bug (src/sim/CMakeLists.txt builds weft-sim-planted
+  // with it): a dropped connection makes this node forget one result it
+  // holds for that owner. No real build defines it.
+  if (auto held = std::find_if(held_for_owner_.begin(), held_for_owner_.end(),
+                               [node](const auto& h) { return h.first.owner == node; });
+      held != held_for_owner_.end()) {
+    held_for_owner_.erase(held);
+  }
+#endif
   if (!stopping) doubt_tasks_on(node);
   // Forget the link so a later send reconnects if the node is still alive.
   tasks_->add(kj::evalLater([this, node, generation] {
@@ -429,7 +469,7 @@ ClusterView Cluster::view() const {
 
 bool Cluster::wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  return changed_.wait_for(lock, timeout, [&] {
+  return wait_changed(lock, timeout, [&] {
     std::size_t alive = 0;
     for (const auto& v : view_.nodes) alive += v.alive ? 1 : 0;
     return alive >= n;
@@ -462,13 +502,13 @@ void Cluster::stop_cluster() {
     tasks_->add(stop_peers().then([done] { done->set(); }));
   });
   // Nodes that do not answer are stopped by their parent or by their own heartbeat failure.
-  done->wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  done->wait_until(weft::Clock::now() + std::chrono::seconds(5));
   mark_stopped();
 }
 
 void Cluster::wait_until_stopped() {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return stopped_; });
+  wait_changed(lock, std::nullopt, [&] { return stopped_; });
 }
 
 }  // namespace weft::detail

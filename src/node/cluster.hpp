@@ -36,12 +36,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include <asio/steady_timer.hpp>
-
 #include "node/auth.hpp"
 #include "node/control_plane.hpp"
 #include "node/kj_asio.hpp"
 #include "node/liveness.hpp"
+#include "node/transport.hpp"
 #include "weft.capnp.h"
 #include "weft/core/log.hpp"
 #include "weft/node/control_store.hpp"
@@ -61,7 +60,10 @@ inline constexpr auto view_interval = std::chrono::milliseconds(100);
 
 class Cluster final : public ClusterLink {
  public:
+  // Over TCP.
   Cluster(Node& node, const ClusterOptions& options);
+  // Over `transport`, which outlives the cluster (the simulator's network).
+  Cluster(Node& node, const ClusterOptions& options, Transport& transport);
   ~Cluster() noexcept override;
 
   void start() override;
@@ -188,7 +190,7 @@ class Cluster final : public ClusterLink {
   void stop_on_reactor();
   using AcceptHandler = void (Cluster::*)(kj::Own<kj::AsyncIoStream>);
   // Hands every connection `listener` accepts to `on_accept`.
-  void accept_loop(TcpListener& listener, AcceptHandler on_accept);
+  void accept_loop(kj::ConnectionReceiver& listener, AcceptHandler on_accept);
   void on_inbound(kj::Own<kj::AsyncIoStream> stream);
   PeerLink& link_to(NodeId node);
   // The link to `node` if it is still the one made as `generation`, else null.
@@ -319,6 +321,12 @@ class Cluster final : public ClusterLink {
   // fails with `reason`, it forgets its peers and stops (reactor thread).
   void fence(const std::string& reason);
   NodeLoad local_load() const;
+  // Waits (mutex_ held by `lock`) until pred() holds or `timeout` passes;
+  // on the simulator's thread it runs the simulation meanwhile, with
+  // mutex_ released (blocking_pump.hpp).
+  template <typename Pred>
+  bool wait_changed(std::unique_lock<std::mutex>& lock,
+                    std::optional<std::chrono::milliseconds> timeout, Pred pred);
 
   // --- any thread -----------------------------------------------------------
   // Runs `f` on the reactor inside KJ's loop, unless the cluster has stopped
@@ -347,6 +355,8 @@ class Cluster final : public ClusterLink {
   void fail_unreachable(TaskSpecPtr spec, NodeId target);
 
   Node& node_;
+  std::unique_ptr<Transport> own_transport_;  // TCP, unless one was given
+  Transport& transport_;
   ClusterOptions options_;
   bool is_head_;
   std::string advertise_host_;  // set by start(), before the reactor serves
@@ -355,8 +365,8 @@ class Cluster final : public ClusterLink {
 
   // Reactor-thread state.
   std::unique_ptr<ScopedKjLoop> kj_;
-  kj::Own<TcpListener> listener_;
-  kj::Own<TcpListener> stream_listener_;
+  kj::Own<kj::ConnectionReceiver> listener_;
+  kj::Own<kj::ConnectionReceiver> stream_listener_;
   std::vector<std::unique_ptr<InboundFrames>> inbound_frames_;
   TaskLogger task_logger_;
   kj::Own<kj::TaskSet> tasks_;
@@ -365,8 +375,8 @@ class Cluster final : public ClusterLink {
   std::vector<std::unique_ptr<Inbound>> inbound_;
   std::unique_ptr<ControlStore> store_;  // head only
   std::unique_ptr<ControlPlane> control_;
-  std::optional<asio::steady_timer> timer_;
-  std::unique_ptr<Liveness> liveness_;  // see liveness.hpp
+  std::optional<Reactor::TimerId> heartbeat_timer_;  // set while the cluster runs
+  std::unique_ptr<Liveness> liveness_;               // see liveness.hpp
   // Results (and the objects they name) kept until their owner has copied them.
   std::unordered_map<ObjectId, ObjectHandle> held_for_owner_;
   std::deque<Outgoing> tasks_sending_;                           // taken from outbox_, in order

@@ -88,7 +88,7 @@ void Cluster::connect_frames(NodeId node, std::uint16_t stream_port) {
   auto it = links_.find(node);
   if (it == links_.end() || it->second->frames) return;
   const std::uint64_t gen = it->second->generation;
-  tasks_->add(connect_tcp(node_.reactor().context(), it->second->host, stream_port)
+  tasks_->add(transport_.connect(it->second->host, stream_port)
                   .then([this, node, gen](kj::Own<kj::AsyncIoStream> stream) {
                     PeerLink* live = live_link(node, gen);
                     if (live == nullptr || live->broken || live->frames) return;
