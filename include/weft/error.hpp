@@ -58,6 +58,13 @@ class TimeoutError : public Error {
   using Error::Error;
 };
 
+// An object's only copy went with the node that held it, before it could be
+// copied to whoever reads it.
+class ObjectLostError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Throw (a subclass of) this from a task to make it eligible for retries
 // under `max_retries`; other exceptions fail the task at once.
 class RetryableError : public Error {

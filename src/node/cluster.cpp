@@ -1,6 +1,6 @@
 // detail::Cluster: set-up, tear-down and connections. Membership (the
 // head, heartbeats, the view, node deaths) is in cluster_view.cpp, tasks
-// and objects in cluster_tasks.cpp and cluster_pulls.cpp, actors in
+// in cluster_tasks.cpp, objects in object_transfer.cpp, actors in
 // cluster_actors.cpp, the control plane and snapshots in
 // cluster_control.cpp, fencing in cluster_fencing.cpp.
 #include "node/cluster.hpp"
@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "node/link_retry.hpp"
 #include "node/services.hpp"
 #include "node/wire.hpp"
 #include "weft/core/detached.hpp"
@@ -150,6 +151,7 @@ void Cluster::stop_on_reactor_sync() {
 
 void Cluster::start_on_reactor(const ClusterOptions& options) {
   tasks_ = kj::heap<kj::TaskSet>(task_logger_);
+  transfer_.open(task_logger_);
   try {
     listener_ = transport_.listen(options.bind_host, options.listen_port);
     stream_listener_ = transport_.listen(options.bind_host, 0);
@@ -187,9 +189,12 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
 }
 
 void Cluster::stop_on_reactor() {
-  // Pulls dropped from here on fail their objects and start no others.
-  pulls_closed_ = true;
-  pulls_.clear();
+  // Pulls dropped from here on fail their objects and start no others;
+  // deliveries are not sent again.
+  deliveries_closed_ = true;
+  for (auto timer : delivery_timers_) node_.reactor().cancel(timer);
+  delivery_timers_.clear();
+  transfer_.close();
   tasks_sending_.clear();
   results_sending_.clear();
   in_doubt_.clear();
@@ -198,7 +203,7 @@ void Cluster::stop_on_reactor() {
   heartbeat_timer_.reset();
   liveness_.reset();
   hosted_actors_.clear();
-  held_for_owner_.clear();
+  actor_creations_.clear();
   {
     std::lock_guard lock(mutex_);
     results_out_.clear();
@@ -435,18 +440,17 @@ void Cluster::link_failed(NodeId node, std::uint64_t generation, const kj::Excep
   log(LogLevel::debug, "connection to node {:x} closed: {}", node, reason);
 #ifdef WEFT_PLANTED_BUG
   // The simulation's planted bug (src/sim/CMakeLists.txt builds weft-sim-planted
-  // with it): a dropped connection makes this node forget one result it
-  // holds for that owner. No real build defines it.
-  if (auto held = std::find_if(held_for_owner_.begin(), held_for_owner_.end(),
-                               [node](const auto& h) { return h.first.owner == node; });
-      held != held_for_owner_.end()) {
-    held_for_owner_.erase(held);
-  }
+  // with it): a dropped connection makes this node forget the results it
+  // holds for that owner, as if the owner had died. No real build defines it.
+  transfer_.node_died(node);
 #endif
   if (!stopping) doubt_tasks_on(node);
-  // Forget the link so a later send reconnects if the node is still alive.
-  tasks_->add(kj::evalLater([this, node, generation] {
+  // Forget the link so a later send reconnects if the node is still alive;
+  // then announce again the results held for it, which may have gone with it.
+  tasks_->add(kj::evalLater([this, node, generation, stopping] {
     if (live_link(node, generation) != nullptr) links_.erase(node);
+    if (stopping) return;
+    for (auto& result : transfer_.held_for(node)) send_result(node, std::move(result));
   }));
 }
 
@@ -458,6 +462,54 @@ void Cluster::with_peer(NodeId node, kj::Function<void(wire::Peer::Client&)> sen
   } else {
     link.waiting.push_back(kj::mv(send));
   }
+}
+
+// One sending of a message `deliver` sends until it is answered.
+struct Cluster::Delivery {
+  Cluster* cluster = nullptr;
+  NodeId node = 0;
+  PeerRequest request;
+  unsigned broken = 0;  // links that broke under it, in a row
+  bool settled = false;
+  // Dropped unsent (its link broke first), or sent and disconnected.
+  void broke() {
+    if (std::exchange(settled, true) || cluster->deliveries_closed_ ||
+        cluster->declared_dead(node)) {
+      return;
+    }
+    if (broken + 1 >= max_broken_links) return;  // the peer cleans up when this node dies
+    cluster->deliver_after_backoff(node, std::move(request), broken + 1);
+  }
+  ~Delivery() { broke(); }
+};
+
+void Cluster::deliver(NodeId node, PeerRequest request) {
+  send_delivery(node, std::move(request), 0);
+}
+
+void Cluster::send_delivery(NodeId node, PeerRequest request, unsigned broken) {
+  auto d = std::make_shared<Delivery>();
+  d->cluster = this;
+  d->node = node;
+  d->request = std::move(request);
+  d->broken = broken;
+  with_peer(node, [this, d](wire::Peer::Client& peer) {
+    tasks_->add(d->request(peer).then([d] { d->settled = true; }).catch_([d](kj::Exception&& e) {
+      if (e.getType() == kj::Exception::Type::DISCONNECTED) d->broke();
+      d->settled = true;  // refused: the peer's answer, not a broken link
+    }));
+  });
+}
+
+void Cluster::deliver_after_backoff(NodeId node, PeerRequest request, unsigned broken) {
+  auto timer = std::make_shared<Reactor::TimerId>();
+  *timer = node_.reactor().call_after(
+      link_backoff(broken), [this, node, request = std::move(request), broken, timer]() mutable {
+        KjAsioEventPort::CompletionScope scope;
+        delivery_timers_.erase(*timer);
+        send_delivery(node, std::move(request), broken);
+      });
+  delivery_timers_.insert(*timer);
 }
 
 // --- weft::run and tools ------------------------------------------------------------

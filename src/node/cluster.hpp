@@ -31,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -40,6 +41,7 @@
 #include "node/control_plane.hpp"
 #include "node/kj_asio.hpp"
 #include "node/liveness.hpp"
+#include "node/object_transfer.hpp"
 #include "node/transport.hpp"
 #include "weft.capnp.h"
 #include "weft/core/log.hpp"
@@ -58,7 +60,7 @@ inline constexpr auto heartbeat_interval = std::chrono::milliseconds(50);
 // The head broadcasts its view on every change and at least this often.
 inline constexpr auto view_interval = std::chrono::milliseconds(100);
 
-class Cluster final : public ClusterLink {
+class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
  public:
   // Over TCP.
   Cluster(Node& node, const ClusterOptions& options);
@@ -100,7 +102,7 @@ class Cluster final : public ClusterLink {
 
   // Whether the cluster declared node `id` dead: on the head, the store
   // fenced it; elsewhere, the view lists it dead (any thread).
-  bool declared_dead(NodeId id) const;
+  bool declared_dead(NodeId id) const override;
 
   Reactor& reactor() const noexcept { return node_.reactor(); }
   // Not on the head, reactor thread only: the head's capability, for a
@@ -120,12 +122,15 @@ class Cluster final : public ClusterLink {
   // Why `hello` is refused ("" if it is not); `nonce` is what this
   // connection's challenge sent, if one did.
   std::string check_hello(wire::Hello::Reader hello, const std::optional<Nonce>& nonce) const;
-  // The local copy of what `ref` names (inline, or pulled from its holder).
-  ObjectHandle materialize(wire::RefArg::Reader ref);
-  // The owner of `id` has copied it: the result held for it goes.
-  void release_held(ObjectId id) { held_for_owner_.erase(id); }
+  ObjectTransfer& transfer() noexcept { return transfer_; }
   // Actors created here for other nodes, by id (any thread).
   void host_actor(std::shared_ptr<ActorRecord> record);
+  // Reactor thread: when the actor `actor_id`, asked for again (its link
+  // broke), is created here, if it is or is being; else null.
+  kj::Maybe<kj::Promise<void>> actor_created(std::uint64_t actor_id);
+  // Reactor thread: `created` ends once the actor `actor_id` is created
+  // here; what it returns does too, and so do later actor_created calls.
+  kj::Promise<void> creating_actor(std::uint64_t actor_id, kj::Promise<void> created);
   std::shared_ptr<ActorRecord> unhost_actor(std::uint64_t actor_id);
   // Head only: sends the store's view to every node, and adopts it here.
   void broadcast_view();
@@ -197,7 +202,12 @@ class Cluster final : public ClusterLink {
   PeerLink* live_link(NodeId node, std::uint64_t generation);
   void connect_link(PeerLink& link, const std::string& host, std::uint16_t port);
   // Runs `send` with the peer's capability once connected, in call order.
-  void with_peer(NodeId node, kj::Function<void(wire::Peer::Client&)> send);
+  void with_peer(NodeId node, kj::Function<void(wire::Peer::Client&)> send) override;
+  using PeerRequest = std::function<kj::Promise<void>(wire::Peer::Client&)>;
+  void deliver(NodeId node, PeerRequest request) override;
+  struct Delivery;
+  void send_delivery(NodeId node, PeerRequest request, unsigned broken);
+  void deliver_after_backoff(NodeId node, PeerRequest request, unsigned broken);
   void link_failed(NodeId node, std::uint64_t generation, const kj::Exception& e);
   // A hello proving the token over the gate's `nonce` (auth.hpp).
   void fill_hello(wire::Hello::Builder hello, capnp::Data::Reader nonce) const;
@@ -218,17 +228,6 @@ class Cluster final : public ClusterLink {
   void send_tasks(NodeId target, std::vector<TaskSpec*> specs);
   void fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec);
 
- public:
-  // Payload bytes one message (a spec, a result, a pull reply) may carry
-  // inline; objects beyond it are pulled, so a message stays small however
-  // many refs it names.
-  static constexpr std::size_t message_inline_bytes = 4 << 20;
-  // True if the payload (and all it names) went inline; false if the
-  // receiver pulls something from here. Inlined bytes come out of
-  // `inline_left` (reactor thread).
-  bool fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref, std::size_t& inline_left);
-
- private:
   void receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks);
   // Sends `result` to its owner once it and `pulling` (the task's arguments
   // still being copied here) are sealed: until then the owner keeps the
@@ -240,43 +239,10 @@ class Cluster final : public ClusterLink {
   void send_result_slice();
   void send_results(NodeId owner, std::span<const ObjectHandle> results);
   void receive_results(capnp::List<wire::TaskResult>::Reader results);
-  // A large object being copied here in chunks.
-  struct Pull {
-    ObjectHandle into;
-    NodeId from = 0;
-    ObjectId id;
-    std::vector<ObjectHandle> nested;  // the objects the payload names
-    bool settled = false;              // `into` is sealed, or will be once what it names is here
-    // A pull dropped unfinished (its link failed before it was sent) fails
-    // its object rather than leave it pending forever.
-    ~Pull();
-    PayloadBuffer buffer;
-    std::uint64_t size = 0, next = 0, done = 0;
-    unsigned in_flight = 0;
-    // Holds one of the peer's pull slots from its start until it settles or dies.
-    struct Slot {
-      Slot(Cluster* c, NodeId f) : cluster(c), from(f) {}
-      Slot(const Slot&) = delete;
-      Slot& operator=(const Slot&) = delete;
-      ~Slot();
-      Cluster* cluster;
-      NodeId from;
-    };
-    std::optional<Slot> slot;
-  };
-  // Pulls from one peer: at most pulls_per_peer at once, the rest wait in order.
-  struct PullQueue {
-    unsigned active = 0;
-    std::deque<std::shared_ptr<Pull>> waiting;
-  };
-  void pull(NodeId from, ObjectId id, ObjectHandle into, std::vector<ObjectHandle> nested = {});
-  void start_pulls(NodeId from);
-  void pull_slot_freed(NodeId from);
-  // Tells `holder` the result `id` and what it names are copied here.
-  void free_held(NodeId holder, ObjectId id);
-  void pull_chunk(std::shared_ptr<Pull> p, wire::Peer::Client peer, std::uint64_t offset,
-                  std::uint64_t length);
   kj::Promise<wire::Peer::Client> peer_of(NodeId node);
+  Task<void> send_create_actor(NodeId target, std::uint64_t actor_id, const ActorOptions& options,
+                               const std::string& class_name, std::uint64_t constructor_id,
+                               const ActorArguments& args);
   void register_with_head(wire::Head::Client head);
   // Head only, with options_.snapshot set: restores the store from it if it
   // exists; saves the store there if it changed since the last save, once a
@@ -369,21 +335,20 @@ class Cluster final : public ClusterLink {
   kj::Own<kj::ConnectionReceiver> stream_listener_;
   std::vector<std::unique_ptr<InboundFrames>> inbound_frames_;
   TaskLogger task_logger_;
+  // Outlives links_ and tasks_: what they drop may be pulls of its own.
+  ObjectTransfer transfer_{node_, *this};
   kj::Own<kj::TaskSet> tasks_;
   std::map<NodeId, std::unique_ptr<PeerLink>> links_;
   std::uint64_t link_generations_ = 0;
   std::vector<std::unique_ptr<Inbound>> inbound_;
   std::unique_ptr<ControlStore> store_;  // head only
   std::unique_ptr<ControlPlane> control_;
-  std::optional<Reactor::TimerId> heartbeat_timer_;  // set while the cluster runs
-  std::unique_ptr<Liveness> liveness_;               // see liveness.hpp
-  // Results (and the objects they name) kept until their owner has copied them.
-  std::unordered_map<ObjectId, ObjectHandle> held_for_owner_;
+  std::optional<Reactor::TimerId> heartbeat_timer_;              // set while the cluster runs
+  std::unique_ptr<Liveness> liveness_;                           // see liveness.hpp
   std::deque<Outgoing> tasks_sending_;                           // taken from outbox_, in order
   std::deque<std::pair<NodeId, ObjectHandle>> results_sending_;  // taken from results_out_
   bool task_slice_scheduled_ = false;
   bool result_slice_scheduled_ = false;
-  std::map<NodeId, PullQueue> pulls_;
   struct InDoubt {
     NodeId node;
     ObjectId result;
@@ -391,8 +356,10 @@ class Cluster final : public ClusterLink {
     ControlStore::Clock::time_point deadline;
   };
   std::vector<InDoubt> in_doubt_;
-  bool pulls_closed_ = false;  // stopping: a freed slot starts nothing
   std::unordered_map<std::uint64_t, std::shared_ptr<ActorRecord>> hosted_actors_;
+  std::map<std::uint64_t, kj::ForkedPromise<void>> actor_creations_;  // reactor thread
+  std::set<Reactor::TimerId> delivery_timers_;  // deliveries waiting to go again
+  bool deliveries_closed_ = false;              // stopping
   ControlStore::Clock::time_point last_broadcast_{};
   std::uint64_t broadcast_version_ = 0;
   std::uint64_t saved_changes_ = 0;

@@ -15,8 +15,6 @@
 namespace weft::detail {
 
 namespace {
-// Payloads up to this size travel inside task and result messages, as Ray inlines.
-constexpr std::size_t inline_limit = 100 * 1024;
 // A reactor turn builds at most this many bytes of frames (one heavier
 // item goes alone), then yields: the frames, and the turns, stay bounded
 // however many specs or results are queued, far below the 512 MiB a node
@@ -33,19 +31,13 @@ constexpr std::size_t max_args_bytes = 448 << 20;
 // that would report the death.
 constexpr auto doubt_timeout = std::chrono::milliseconds(2500);
 
-// Whether `object` may travel inside the message that names it (small and
-// sealed with a value) rather than being pulled.
-bool goes_inline(const ObjectHandle& object) {
-  return object->ready() && !object->error() && object->payload().size() <= inline_limit;
-}
-
 // The bytes `object` adds to a message if it goes inline.
 std::size_t inline_bytes(const ObjectHandle& object) {
-  return goes_inline(object) ? object->payload().size() : 0;
+  return ObjectTransfer::goes_inline(object) ? object->payload().size() : 0;
 }
 
 // About what a message naming `refs` adds to a frame: their inline bytes
-// are capped per message (Cluster::message_inline_bytes).
+// are capped per message (ObjectTransfer::message_inline_bytes).
 template <typename... Lists>
 std::size_t refs_weight(const Lists&... lists) {
   std::size_t count = 0, bytes = 0;
@@ -54,7 +46,7 @@ std::size_t refs_weight(const Lists&... lists) {
     for (const auto& r : refs) bytes += inline_bytes(r);
   };
   (add(lists), ...);
-  return count * ref_bytes + std::min(bytes, Cluster::message_inline_bytes);
+  return count * ref_bytes + std::min(bytes, ObjectTransfer::message_inline_bytes);
 }
 
 std::size_t spec_weight(const TaskSpec& spec) {
@@ -182,39 +174,20 @@ void Cluster::send_task_slice() {
   }
 }
 
-bool Cluster::fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref, std::size_t& inline_left) {
-  to_wire(b.initId(), ref->id());
-  if (goes_inline(ref) && ref->payload().size() <= inline_left) {
-    auto p = ref->payload();
-    inline_left -= p.size();
-    b.setInline(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
-    const auto& nested = ref->nested();
-    auto list = b.initNestedRefs(static_cast<unsigned>(nested.size()));
-    bool all_inline = true;
-    for (unsigned i = 0; i < nested.size(); ++i) {
-      if (!fill_ref(list[i], nested[i], inline_left)) all_inline = false;
-    }
-    return all_inline;
-  }
-  // Pulled from here: findable by id while whatever names it here lives.
-  ref->mark_exported();
-  b.initLocations(1).set(0, node_.node_id());
-  return false;
-}
-
 void Cluster::fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec) {
   b.setFunctionId(spec.function_id);
   b.setName(std::string(spec.name));
   auto args = spec.args.bytes();
   b.setArgs(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(args.data()), args.size()));
-  std::size_t inline_left = message_inline_bytes;
+  std::size_t inline_left = ObjectTransfer::message_inline_bytes;
   auto refs = b.initRefs(static_cast<unsigned>(spec.refs.size()));
-  for (unsigned i = 0; i < spec.refs.size(); ++i) fill_ref(refs[i], spec.refs[i], inline_left);
+  for (unsigned i = 0; i < spec.refs.size(); ++i)
+    transfer_.fill_ref(refs[i], spec.refs[i], inline_left);
   b.setRefMask(spec.ref_mask);
   b.setWaitMask(spec.wait_mask);
   auto nested = b.initNestedRefs(static_cast<unsigned>(spec.nested_refs.size()));
   for (unsigned i = 0; i < spec.nested_refs.size(); ++i)
-    fill_ref(nested[i], spec.nested_refs[i], inline_left);
+    transfer_.fill_ref(nested[i], spec.nested_refs[i], inline_left);
   to_wire(b.initResult(), spec.result->id());
   if (spec.options != &default_task_options)
     to_wire(b.initOptions(), spec.opts());
@@ -286,32 +259,6 @@ void Cluster::recheck_in_doubt() {
 
 // --- the executing side ---------------------------------------------------------
 
-ObjectHandle Cluster::materialize(wire::RefArg::Reader ref) {
-  const ObjectId id = from_wire(ref.getId());
-  ObjectStore& store = node_.store();
-  if (ObjectState* existing = store.acquire_exported(id)) return ObjectHandle::adopt(existing);
-  auto handle = ObjectHandle::adopt(new ObjectState(store, id));
-  handle->mark_exported();
-  if (ref.hasInline()) {
-    auto data = ref.getInline();
-    try {
-      PayloadBuffer buf = store.allocate(data.size(), id);
-      std::memcpy(buf.bytes().data(), data.begin(), data.size());
-      std::vector<ObjectHandle> named;
-      for (auto n : ref.getNestedRefs()) named.push_back(materialize(n));
-      seal_once_named_arrive(handle, std::move(buf), std::move(named));
-    } catch (...) {
-      handle->seal_error(std::current_exception());
-    }
-  } else if (ref.getLocations().size() > 0) {
-    pull(ref.getLocations()[0], id, handle);
-  } else {
-    handle->seal_error(std::make_exception_ptr(
-        Error(fmt::format("object {} has no known location", id.to_string()))));
-  }
-  return handle;
-}
-
 void Cluster::receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks) {
   for (auto t : tasks) {
     auto spec = std::make_unique<TaskSpec>();
@@ -331,8 +278,8 @@ void Cluster::receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks) {
     auto args = t.getArgs();
     auto out = spec->args.resize(args.size());
     if (args.size() != 0) std::memcpy(out.data(), args.begin(), args.size());
-    for (auto r : t.getRefs()) spec->refs.push_back(materialize(r));
-    for (auto r : t.getNestedRefs()) spec->nested_refs.push_back(materialize(r));
+    for (auto r : t.getRefs()) spec->refs.push_back(transfer_.materialize(r));
+    for (auto r : t.getNestedRefs()) spec->nested_refs.push_back(transfer_.materialize(r));
     std::vector<ObjectHandle> pulling;
     for (const auto* refs : {&spec->refs, &spec->nested_refs}) {
       for (const auto& r : *refs) {
@@ -434,10 +381,10 @@ void Cluster::send_results(NodeId owner, std::span<const ObjectHandle> items) {
     auto b = list[i];
     to_wire(b.initId(), r->id());
     bool held = false;
-    std::size_t inline_left = message_inline_bytes;
+    std::size_t inline_left = ObjectTransfer::message_inline_bytes;
     if (r->error()) {
       to_wire(b.initFailure(), r->error());
-    } else if (goes_inline(r)) {  // at most inline_limit, so within the budget
+    } else if (ObjectTransfer::goes_inline(r)) {  // small enough to be within the budget
       auto p = r->payload();
       inline_left -= p.size();
       b.setValue(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(p.data()), p.size()));
@@ -450,10 +397,10 @@ void Cluster::send_results(NodeId owner, std::span<const ObjectHandle> items) {
     const auto& nested = r->nested();
     auto nested_list = b.initNestedRefs(static_cast<unsigned>(nested.size()));
     for (unsigned j = 0; j < nested.size(); ++j) {
-      if (!fill_ref(nested_list[j], nested[j], inline_left)) held = true;
+      if (!transfer_.fill_ref(nested_list[j], nested[j], inline_left)) held = true;
     }
     if (held) {
-      held_for_owner_[r->id()] = r;
+      transfer_.hold_for_owner(r);
       b.setHolder(node_.node_id());
     }
   }
@@ -474,18 +421,22 @@ void Cluster::receive_results(capnp::List<wire::TaskResult>::Reader results) {
         if (auto s = sent_.find(task.target); s != sent_.end() && s->second > 0) --s->second;
       }
     }
-    if (!task.spec) {  // a late duplicate after a retry: let its holder go
-      if (const NodeId holder = r.getHolder(); holder != 0) free_held(holder, id);
+    if (!task.spec) {
+      // A late duplicate after a retry, or announced again after a broken
+      // link: its holder may let it go, unless that copy is being pulled.
+      if (const NodeId holder = r.getHolder(); holder != 0 && !transfer_.pulling(holder, id)) {
+        transfer_.free_held(holder, id);
+      }
       continue;
     }
     ObjectHandle& result = task.spec->result;
     std::vector<ObjectHandle> nested;
-    for (auto n : r.getNestedRefs()) nested.push_back(materialize(n));
+    for (auto n : r.getNestedRefs()) nested.push_back(transfer_.materialize(n));
     if (const NodeId holder = r.getHolder(); holder != 0) {
       std::vector<ObjectHandle> copying = nested;
       copying.push_back(result);
       when_sealed(std::move(copying), [this, holder, id] {
-        on_reactor([this, holder, id] { free_held(holder, id); });
+        on_reactor([this, holder, id] { transfer_.free_held(holder, id); });
       });
     }
     switch (r.which()) {
@@ -503,9 +454,17 @@ void Cluster::receive_results(capnp::List<wire::TaskResult>::Reader results) {
       case wire::TaskResult::FAILURE:
         result->seal_error(from_wire(r.getFailure()));
         break;
-      case wire::TaskResult::STORED_AT:
-        pull(r.getStoredAt(), id, result, std::move(nested));
+      case wire::TaskResult::STORED_AT: {
+        // The task is done once its bytes are here: if their holder dies
+        // first, it runs again (or, an actor call, fails).
+        const NodeId holder = r.getStoredAt();
+        ObjectHandle into = result;
+        transfer_.pull(holder, id, std::move(into), std::move(nested),
+                       kj::Function<void()>([this, spec = std::move(task.spec), holder]() mutable {
+                         retry_or_fail(std::move(spec), holder, true);
+                       }));
         break;
+      }
     }
   }
 }

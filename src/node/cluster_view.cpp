@@ -171,8 +171,8 @@ void Cluster::node_died(NodeId node) {
     }
   }
   for (auto& record : orphans) record->kill();
-  // Results kept for an owner that is gone will never be copied.
-  std::erase_if(held_for_owner_, [node](const auto& held) { return held.first.owner == node; });
+  // Its results held here will never be copied, nor what it held pulled.
+  transfer_.node_died(node);
   // Send again, elsewhere, every task that was running there (lineage).
   std::vector<TaskSpecPtr> again;
   {

@@ -114,8 +114,9 @@ kj::Promise<void> PeerService::answer_pull(PullObjectContext context, const Obje
   if (offset == 0) {
     const auto& nested = object->nested();
     auto list = results.initNestedRefs(static_cast<unsigned>(nested.size()));
-    std::size_t inline_left = Cluster::message_inline_bytes;
-    for (unsigned i = 0; i < nested.size(); ++i) cluster_.fill_ref(list[i], nested[i], inline_left);
+    std::size_t inline_left = ObjectTransfer::message_inline_bytes;
+    for (unsigned i = 0; i < nested.size(); ++i)
+      cluster_.transfer().fill_ref(list[i], nested[i], inline_left);
   }
   auto chunk = payload.subspan(offset, length);
   if (object->in_arena()) {
@@ -134,12 +135,13 @@ kj::Promise<void> PeerService::answer_pull(PullObjectContext context, const Obje
 }
 
 kj::Promise<void> PeerService::freeObjects(FreeObjectsContext context) {
-  for (auto id : context.getParams().getIds()) cluster_.release_held(from_wire(id));
+  for (auto id : context.getParams().getIds()) cluster_.transfer().release_held(from_wire(id));
   return kj::READY_NOW;
 }
 
 kj::Promise<void> PeerService::createActor(CreateActorContext context) {
   auto spec = context.getParams().getSpec();
+  KJ_IF_MAYBE (created, cluster_.actor_created(spec.getActorId())) return kj::mv(*created);
   ActorOptions options;
   options.name = Name(std::string_view(spec.getName().cStr()));
   options.resources = resources_from_wire(spec.getResources());
@@ -154,7 +156,7 @@ kj::Promise<void> PeerService::createActor(CreateActorContext context) {
   // Objects named in the arguments, copied here before the constructor reads
   // them; the caller keeps its own alive until this call is answered.
   std::vector<ObjectHandle> nested;
-  for (auto r : spec.getNestedRefs()) nested.push_back(cluster_.materialize(r));
+  for (auto r : spec.getNestedRefs()) nested.push_back(cluster_.transfer().materialize(r));
 
   // The constructor runs on an executor; the reply waits for it.
   auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
@@ -180,7 +182,7 @@ kj::Promise<void> PeerService::createActor(CreateActorContext context) {
       cluster_.node().executor(),
       body(cluster_, std::move(options), spec.getClassName(), spec.getActorId(),
            spec.getConstructorId(), std::move(args), std::move(nested), kj::mv(paf.fulfiller)));
-  return kj::mv(paf.promise);
+  return cluster_.creating_actor(spec.getActorId(), kj::mv(paf.promise));
 }
 
 kj::Promise<void> PeerService::killActor(KillActorContext context) {

@@ -36,10 +36,15 @@ constexpr RefusalKind kind_named(std::string_view name) {
 }
 // Most derived first: the first match names the error.
 constexpr RefusalKind refusal_kinds[] = {
-    kind_named<UsageError>("usage"),          kind_named<InfeasibleError>("infeasible"),
-    kind_named<ActorDiedError>("actor-died"), kind_named<TypeMismatchError>("type-mismatch"),
-    kind_named<DecodeError>("decode"),        kind_named<ObjectStoreFullError>("store-full"),
-    kind_named<TimeoutError>("timeout"),      kind_named<Error>("error"),
+    kind_named<UsageError>("usage"),
+    kind_named<InfeasibleError>("infeasible"),
+    kind_named<ActorDiedError>("actor-died"),
+    kind_named<TypeMismatchError>("type-mismatch"),
+    kind_named<DecodeError>("decode"),
+    kind_named<ObjectStoreFullError>("store-full"),
+    kind_named<TimeoutError>("timeout"),
+    kind_named<ObjectLostError>("object-lost"),
+    kind_named<Error>("error"),
 };
 
 // What a KJ exception says to a user: the refusal it carries (kind set), or

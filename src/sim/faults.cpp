@@ -65,6 +65,7 @@ void FaultPlan::start(Clock::time_point now, std::mt19937_64& rng) {
 
 std::optional<Clock::time_point> FaultPlan::next_due() const {
   std::optional<Clock::time_point> next;
+  if (paused_ > 0) return next;  // nothing comes due until the pause ends
   if (!pending_.empty()) next = pending_.front().at;
   if (!stopped_ && set_.any_event() && (!next || next_fault_ < *next)) next = next_fault_;
   return next;

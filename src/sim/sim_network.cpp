@@ -479,18 +479,23 @@ void SimNetwork::break_connection(const std::shared_ptr<Connection>& c) {
   }
 }
 
-std::size_t SimNetwork::connections() {
-  std::erase_if(connections_, [](const std::weak_ptr<Connection>& w) {
+std::vector<std::shared_ptr<SimNetwork::Connection>> SimNetwork::open_connections() {
+  // Broken ones stay listed while they live: a partition may still hold
+  // their resets, which its heal must deliver.
+  std::erase_if(connections_, [](const std::weak_ptr<Connection>& w) { return w.expired(); });
+  std::vector<std::shared_ptr<Connection>> open;
+  for (const auto& w : connections_) {
     auto c = w.lock();
-    return !c || c->broken || c->closed[0] || c->closed[1];
-  });
-  return connections_.size();
+    if (c && !c->broken && !c->closed[0] && !c->closed[1]) open.push_back(std::move(c));
+  }
+  return open;
 }
 
+std::size_t SimNetwork::connections() { return open_connections().size(); }
+
 void SimNetwork::drop(std::size_t connection) {
-  if (connection < connections()) {
-    if (auto c = connections_[connection].lock()) break_connection(c);
-  }
+  auto open = open_connections();
+  if (connection < open.size()) break_connection(open[connection]);
 }
 
 template <typename F>

@@ -118,6 +118,7 @@ class SimNetwork {
   std::set<std::pair<std::string, std::string>> partitions_;
   std::map<Key, Event> queue_;
   std::vector<std::weak_ptr<Connection>> connections_;
+  std::vector<std::shared_ptr<Connection>> open_connections();
   std::uint64_t next_seq_ = 0;
   std::uint64_t next_connection_ = 0;
 };

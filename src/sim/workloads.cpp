@@ -2,6 +2,7 @@
 
 #include <array>
 #include <exception>
+#include <optional>
 #include <typeinfo>
 #include <utility>
 
@@ -76,6 +77,7 @@ constexpr int task_retries = 10;
 struct Pending {
   weft::ObjectRef<std::int64_t> ref;
   bool actor_call = false;
+  std::string not_sent;  // why a call has no ref: its actor could not be created
 };
 
 std::string describe(const std::exception& e) {
@@ -116,14 +118,28 @@ void submit_refs(std::vector<Pending>& out) {
 }
 
 Task<void> call_actors(std::vector<Pending>& out, int counters, int calls) {
-  std::vector<ActorHandle<SimCounter>> handles;
+  // A counter whose node dies while it is being created is dead (Ray's
+  // default, max_restarts = 0): each of its calls counts as ActorDiedError.
+  std::vector<std::optional<ActorHandle<SimCounter>>> handles;
+  std::vector<std::string> died(static_cast<std::size_t>(counters));
   for (int c = 0; c < counters; ++c) {
     ActorOptions o;
     o.strategy = SpreadStrategy{};
-    handles.push_back(co_await weft::spawn<SimCounter>().options(o));
+    try {
+      handles.emplace_back(co_await weft::spawn<SimCounter>().options(o));
+    } catch (const ActorDiedError& e) {
+      handles.emplace_back();
+      died[static_cast<std::size_t>(c)] = describe(e);
+    }
   }
   for (int i = 0; i < calls; ++i) {
-    for (auto& h : handles) out.push_back({h.call<&SimCounter::add>(std::int64_t{1}), true});
+    for (std::size_t c = 0; c < handles.size(); ++c) {
+      if (handles[c]) {
+        out.push_back({handles[c]->call<&SimCounter::add>(std::int64_t{1}), true});
+      } else {
+        out.push_back({{}, true, died[c]});
+      }
+    }
   }
 }
 
@@ -132,6 +148,11 @@ Task<Outcome> collect(std::vector<Pending> pending) {
   for (auto& p : pending) {
     Outcome::Entry e;
     e.actor_call = p.actor_call;
+    if (!p.not_sent.empty()) {
+      e.error = p.not_sent;
+      outcome.entries.push_back(std::move(e));
+      continue;
+    }
     try {
       e.value = co_await p.ref;
     } catch (const weft::Error& error) {
@@ -219,8 +240,10 @@ SeedReport run_seed(const WorldOptions& options, std::string_view workload,
     const Outcome got = run_workload(world, workload);
     compare(world, got, expected);
     // Frees and releases travel after the driver ends; faults stop first.
+    // 6 s: past a task's doubt timeout (2.5 s) and a broken link's longest
+    // backoff (1 s), after which a retried task's stray attempt has ended.
     world.calm();
-    world.run_for(std::chrono::seconds(3));
+    world.run_for(std::chrono::seconds(6));
     for (SimNode* n : world.alive()) {
       if (const auto live = n->node().store().live_objects(); live != 0) {
         world.fail(
@@ -235,6 +258,11 @@ SeedReport run_seed(const WorldOptions& options, std::string_view workload,
     report.trace = f.trace();
     report.failed_at_step = f.step();
     report.steps = f.step();
+  } catch (const std::exception& e) {
+    // The driver itself threw: what a user would have seen, with no trace
+    // (the world that knew it is gone); replay the seed to see the steps.
+    report.ok = false;
+    report.failure = fmt::format("seed {}: the driver threw {}", options.seed, describe(e));
   }
   return report;
 }

@@ -183,12 +183,17 @@ bool World::run_until(const std::function<bool()>& done,
     ~Depth() { --d; }
   } depth{pump_depth_};
   const auto hang_at = now_ + options_.hang_limit;
+  const std::uint64_t hang_step = steps_ + options_.hang_steps;
   while (!done()) {
     if (deadline && now_ >= *deadline) return false;
     if (!deadline && now_ >= hang_at) {
       fail(fmt::format(
           "hang: a blocking wait lasted more than {} s of simulated time",
           std::chrono::duration_cast<std::chrono::seconds>(options_.hang_limit).count()));
+    }
+    if (!deadline && steps_ >= hang_step) {
+      fail(fmt::format("livelock: a blocking wait ran {} steps without ending",
+                       options_.hang_steps));
     }
     if (step()) continue;
     const auto next = next_event();

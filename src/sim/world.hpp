@@ -91,8 +91,10 @@ struct WorldOptions {
   std::uint64_t max_steps = 0;
   // Simulated time a step costs, so timers come due during busy periods.
   Clock::duration step_cost = 2us;
-  // A blocking wait with no deadline that lasts this long is a hang.
+  // A blocking wait with no deadline that lasts this long, or takes this
+  // many steps (a livelock spinning at step_cost), is a hang.
   Clock::duration hang_limit = 120s;
+  std::uint64_t hang_steps = 5'000'000;
   // Steps kept for the failure trace.
   std::size_t trace_steps = 200;
   // Mean simulated time between faults (faults.hpp), when any is on.

@@ -23,11 +23,23 @@ WEFT_REMOTE(sim_test_one_after);
 
 namespace {
 
-WorldOptions with(std::uint64_t seed, const char* faults) {
+WorldOptions with(std::uint64_t seed, const char* faults,
+                  std::chrono::milliseconds fault_every = std::chrono::milliseconds(150)) {
   WorldOptions o;
   o.seed = seed;
   o.faults = FaultSet::parse(faults);
+  o.fault_interval = fault_every;
   return o;
+}
+
+// A seed that once failed (what it pinned is the test's name), with a fault
+// every 5 ms of simulated time, as when it was found: it must pass now.
+void regression(const char* workload, const char* faults, std::uint64_t seed) {
+  const auto options = with(seed, faults, std::chrono::milliseconds(5));
+  const auto expected = weft::sim::fault_free_outcome(options, workload);
+  const auto r = weft::sim::run_seed(options, workload, expected);
+  INFO(r.failure << "\n" << r.trace);
+  REQUIRE(r.ok);
 }
 
 // Runs `workload` for seeds [first, first + n) with `faults`; every one must pass.
@@ -114,4 +126,34 @@ TEST_CASE("a wait longer than the hang limit is reported as a hang, with the tra
     REQUIRE(std::string(f.what()).find("hang") != std::string::npos);
     REQUIRE(f.trace().find("reactor handler") != std::string::npos);
   }
+}
+
+// --- regression seeds ----------------------------------------------------------
+
+TEST_CASE("regression: a pull whose connection drops is made again over a new link") {
+  regression("refs", "drop", 20);
+  regression("refs", "drop", 6);
+}
+
+TEST_CASE("regression: a connection dropped mid-pull never reaches the user as KJ's text") {
+  regression("refs", "drop", 14);
+}
+
+TEST_CASE("regression: results held for an owner are announced again after a broken link") {
+  regression("refs", "drop", 8);
+}
+
+TEST_CASE("regression: a result whose holder dies before it is copied is made again") {
+  regression("refs", "all", 5);
+  regression("refs", "all", 24);
+}
+
+TEST_CASE("regression: a crashed node's resets held by a partition arrive when it heals") {
+  regression("refs", "all", 1);
+  regression("refs", "all", 4);
+}
+
+TEST_CASE("regression: an actor whose node dies while it is created is dead, typed") {
+  regression("mixed", "all", 2);
+  regression("mixed", "all", 7);
 }
