@@ -39,7 +39,7 @@ struct SnapshotFile {
 
 // The value the snapshot at `path` holds under `key` (nullopt if none, or no file).
 std::optional<std::string> saved_value(const std::string& path, const std::string& key) {
-  weft::ControlStore saved;
+  weft::detail::ControlStore saved;
   if (!saved.load_snapshot(path)) return std::nullopt;
   return saved.kv_get(key);
 }

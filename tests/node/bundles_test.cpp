@@ -176,7 +176,7 @@ TEST_CASE("an actor placed in a bundle takes its resources from the bundle") {
 TEST_CASE("a cluster node's tasks wait for a group it has not heard of, and fail once it is gone") {
   weft::Node node(node_with_cpu(2));
   weft::Node::ThreadScope scope(node);
-  weft::LocalScheduler& scheduler = node.scheduler();
+  weft::detail::LocalScheduler& scheduler = node.scheduler();
   scheduler.hold_bundles({}, 0);  // as a cluster node starts
   const weft::TaskOptions in_group_1{.placement = {.group = 1, .index = 0, .node = node.id()}};
   auto early = weft::submit<&bundles_one>(in_group_1);

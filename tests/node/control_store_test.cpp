@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using Clock = weft::ControlStore::Clock;
+using Clock = weft::detail::ControlStore::Clock;
 const Clock::time_point t0{};
 
 weft::NodeInfo node_info(double cpu, std::uint16_t port = 7000) {
@@ -60,7 +60,7 @@ weft::ActorEntry actor(std::string name, weft::NodeId node, int max_restarts = 0
 }  // namespace
 
 TEST_CASE("registration assigns increasing ids from 1 and bumps the view version") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto v0 = cs.view().version;
   CHECK(cs.register_node(node_info(4, 7000), t0) == 1);
   const auto v1 = cs.view().version;
@@ -77,7 +77,7 @@ TEST_CASE("registration assigns increasing ids from 1 and bumps the view version
 }
 
 TEST_CASE("a node that misses heartbeats is marked dead after the timeout and not before") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto a = cs.register_node(node_info(2), t0);
   const auto b = cs.register_node(node_info(2), t0);
   CHECK(cs.heartbeat(b, {.available = {.cpu = 2}}, t0 + 2s));
@@ -96,7 +96,7 @@ TEST_CASE("a node that misses heartbeats is marked dead after the timeout and no
 }
 
 TEST_CASE("heartbeats keep a node alive past the timeout") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto a = cs.register_node(node_info(2), t0);
   for (int i = 1; i <= 10; ++i) {
     CHECK(cs.heartbeat(a, {.available = {.cpu = 2}}, t0 + i * 1s));
@@ -106,7 +106,7 @@ TEST_CASE("heartbeats keep a node alive past the timeout") {
 }
 
 TEST_CASE("a node declared dead is fenced: its heartbeats and registration are refused") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto a = cs.register_node(node_info(2), t0);
   const auto b = cs.register_node(node_info(2), t0);
   CHECK_FALSE(cs.fenced(a));
@@ -139,7 +139,7 @@ TEST_CASE("a node declared dead is fenced: its heartbeats and registration are r
 }
 
 TEST_CASE("only a heartbeat that changes the load bumps the view version") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto a = cs.register_node(node_info(4), t0);
   const weft::NodeLoad busy{.available = {.cpu = 1}, .tasks_in_flight = 3};
   const auto v0 = cs.view().version;
@@ -154,7 +154,7 @@ TEST_CASE("only a heartbeat that changes the load bumps the view version") {
 }
 
 TEST_CASE("a closed connection marks a node dead once and bumps the version") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto a = cs.register_node(node_info(2), t0);
   const auto v0 = cs.view().version;
   CHECK(cs.mark_node_dead(a));
@@ -168,7 +168,7 @@ TEST_CASE("a closed connection marks a node dead once and bumps the version") {
 }
 
 TEST_CASE("a node that leaves is listed as left with nothing in use, its jobs finished") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto a = cs.register_node(node_info(4), t0);
   CHECK(cs.heartbeat(a, {.available = {.cpu = 1}, .tasks_in_flight = 3}, t0 + 1s));
   const auto job = cs.start_job(a, 1000);
@@ -193,7 +193,7 @@ TEST_CASE("a node that leaves is listed as left with nothing in use, its jobs fi
 }
 
 TEST_CASE("an actor name is unique among live actors") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto first = cs.register_actor(actor("counter", 1));
   const auto msg = message_of<weft::UsageError>([&] { cs.register_actor(actor("counter", 2)); });
   CHECK_THAT(msg, Catch::Contains("'counter' already exists"));
@@ -203,7 +203,7 @@ TEST_CASE("an actor name is unique among live actors") {
 }
 
 TEST_CASE("a dead actor's name can be taken by a new actor") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto first = cs.register_actor(actor("counter", 1));
   CHECK(cs.mark_actor_dead(first));
   CHECK_FALSE(cs.lookup_actor("counter"));
@@ -214,7 +214,7 @@ TEST_CASE("a dead actor's name can be taken by a new actor") {
 }
 
 TEST_CASE("lookup_actor finds a live named actor and actor_by_id finds any actor") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto id = cs.register_actor(actor("trainer", 3));
   const auto found = cs.lookup_actor("trainer");
   REQUIRE(found);
@@ -228,7 +228,7 @@ TEST_CASE("lookup_actor finds a live named actor and actor_by_id finds any actor
 }
 
 TEST_CASE("actors_on_node lists a dead node's live actors and which of them may restart") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto a = cs.register_node(node_info(2), t0);
   const auto b = cs.register_node(node_info(2), t0);
   const auto stays = cs.register_actor(actor("once", a, 0));
@@ -250,7 +250,7 @@ TEST_CASE("actors_on_node lists a dead node's live actors and which of them may 
 }
 
 TEST_CASE("update_actor records a restart on another node") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto id = cs.register_actor(actor("svc", 1, 2));
   auto e = *cs.actor_by_id(id);
   e.node = 2;
@@ -266,7 +266,7 @@ TEST_CASE("update_actor records a restart on another node") {
 }
 
 TEST_CASE("jobs get increasing ids and can be finished") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto j1 = cs.start_job(1, 1000);
   const auto j2 = cs.start_job(2, 2000);
   CHECK(j1 == 1);
@@ -281,7 +281,7 @@ TEST_CASE("jobs get increasing ids and can be finished") {
 }
 
 TEST_CASE("a driver's running job is finished when its node is declared dead") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto a = cs.register_node(node_info(4), t0);
   const auto b = cs.register_node(node_info(4), t0);
   const auto c = cs.register_node(node_info(4), t0);
@@ -300,7 +300,7 @@ TEST_CASE("a driver's running job is finished when its node is declared dead") {
 }
 
 TEST_CASE("changes() counts what a snapshot records and ignores heartbeats") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   auto last = cs.changes();
   auto changed = [&] {
     const bool grew = cs.changes() > last;
@@ -328,7 +328,7 @@ TEST_CASE("changes() counts what a snapshot records and ignores heartbeats") {
 }
 
 TEST_CASE("the key-value store puts, gets, overwrites, erases and lists keys by prefix") {
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   cs.kv_put("tune/trial/1", "a");
   cs.kv_put("tune/trial/2", std::string("b\0c", 3));
   cs.kv_put("tune/best", "1");
@@ -347,7 +347,7 @@ TEST_CASE("the key-value store puts, gets, overwrites, erases and lists keys by 
 
 TEST_CASE("a snapshot round trip restores actors, jobs, key-value pairs and placement groups") {
   TempPath file;
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto a = cs.register_node(node_info(4), t0);
   const auto b = cs.register_node(node_info(4), t0);
   const auto actor_id = cs.register_actor(actor("svc", b, 2));
@@ -357,7 +357,7 @@ TEST_CASE("a snapshot round trip restores actors, jobs, key-value pairs and plac
       cs.create_placement_group(weft::PlacementStrategy::strict_spread, {{.cpu = 1}, {.cpu = 3}});
   cs.save_snapshot(file.path);
 
-  weft::ControlStore restored;
+  weft::detail::ControlStore restored;
   REQUIRE(restored.load_snapshot(file.path));
   CHECK(restored.lookup_actor("svc")->actor_id == actor_id);
   CHECK(restored.actor_by_id(actor_id)->max_restarts == 2);
@@ -376,13 +376,13 @@ TEST_CASE("a snapshot round trip restores actors, jobs, key-value pairs and plac
 
 TEST_CASE("nodes restored from a snapshot are dead until they register again") {
   TempPath file;
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   const auto a = cs.register_node(node_info(4), t0);
   const auto b = cs.register_node(node_info(4), t0);
   cs.create_placement_group(weft::PlacementStrategy::strict_pack, {{.cpu = 3}});
   cs.save_snapshot(file.path);
 
-  weft::ControlStore restored;
+  weft::detail::ControlStore restored;
   REQUIRE(restored.load_snapshot(file.path));
   const auto view = restored.view();
   REQUIRE(view.nodes.size() == 2);
@@ -404,7 +404,7 @@ TEST_CASE("nodes restored from a snapshot are dead until they register again") {
 
 TEST_CASE("loading a missing snapshot returns false and keeps the state") {
   TempPath file;
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   cs.kv_put("k", "v");
   CHECK_FALSE(cs.load_snapshot(file.path));
   CHECK(cs.kv_get("k") == "v");
@@ -412,12 +412,12 @@ TEST_CASE("loading a missing snapshot returns false and keeps the state") {
 
 TEST_CASE("loading a corrupt snapshot throws DecodeError and keeps the state") {
   TempPath file;
-  weft::ControlStore saved;
+  weft::detail::ControlStore saved;
   saved.kv_put("key", "value");
   saved.save_snapshot(file.path);
   std::filesystem::resize_file(file.path, std::filesystem::file_size(file.path) - 3);
 
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   cs.kv_put("k", "v");
   CHECK_THROWS_AS(cs.load_snapshot(file.path), weft::DecodeError);
   CHECK(cs.kv_get("k") == "v");

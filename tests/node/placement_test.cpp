@@ -16,11 +16,11 @@ using weft::PlacementStrategy;
 
 namespace {
 
-const weft::ControlStore::Clock::time_point start{};
+const weft::detail::ControlStore::Clock::time_point start{};
 
 // A store with one alive node per entry, with that many cpus; ids 1, 2, ...
-weft::ControlStore cluster(std::initializer_list<double> cpus) {
-  weft::ControlStore cs;
+weft::detail::ControlStore cluster(std::initializer_list<double> cpus) {
+  weft::detail::ControlStore cs;
   std::uint16_t port = 7000;
   for (double c : cpus) {
     cs.register_node({.host = "127.0.0.1", .port = port++, .totals = {.cpu = c, .gpu = 0}}, start);
@@ -34,11 +34,11 @@ std::vector<weft::Resources> cpus(std::initializer_list<double> amounts) {
   return out;
 }
 
-double free_cpu(const weft::ControlStore& cs, weft::NodeId id) {
+double free_cpu(const weft::detail::ControlStore& cs, weft::NodeId id) {
   return cs.node(id)->load.available.cpu;
 }
 
-std::string infeasible_message(weft::ControlStore& cs, PlacementStrategy s,
+std::string infeasible_message(weft::detail::ControlStore& cs, PlacementStrategy s,
                                const std::vector<weft::Resources>& bundles) {
   try {
     cs.create_placement_group(s, bundles);
@@ -129,7 +129,7 @@ TEST_CASE("STRICT_SPREAD with more bundles than alive nodes fails") {
 TEST_CASE("STRICT_SPREAD finds an assignment where a greedy choice would block a bundle") {
   // Bundle 0 (placed first, being the larger share) fits on both nodes and
   // goes to node 1 by id; bundle 1 needs node 1's disk, so bundle 0 must move.
-  weft::ControlStore cs;
+  weft::detail::ControlStore cs;
   cs.register_node({.port = 7000, .totals = {.cpu = 4, .custom = {{"disk", 100}}}}, start);
   cs.register_node({.port = 7001, .totals = {.cpu = 4}}, start);
   const auto g = cs.create_placement_group(PlacementStrategy::strict_spread,

@@ -6,8 +6,8 @@
 #include "weft/node/resource_pool.hpp"
 #include "weft_test.hpp"
 
-using weft::BundleKey;
-using weft::ResourcePool;
+using weft::detail::BundleKey;
+using weft::detail::ResourcePool;
 
 namespace {
 constexpr BundleKey bundle{.group = 7, .index = 0};

@@ -1,9 +1,10 @@
-// ControlStore: the head node's state (DESIGN §8): node table with heartbeats
-// and failure detection, the cluster resource view, actor table, job table,
-// a small key-value store and placement groups; snapshotted to a file by the
-// embedded backend.
+// detail::ControlStore: the head node's state (DESIGN §8): node table with
+// heartbeats and failure detection, the cluster resource view, actor table,
+// job table, a small key-value store and placement groups; snapshotted to a
+// file by the embedded backend. The records it keeps (NodeInfo, ClusterView,
+// ActorEntry, ...) are weft's; the store itself is internal.
 //
-//   weft::ControlStore cs;
+//   weft::detail::ControlStore cs;
 //   auto head = cs.register_node({.host = "10.0.0.1", .port = 7000, .totals = {.cpu = 8}}, now);
 //   cs.heartbeat(head, load, now);
 //   for (auto dead : cs.detect_failures(now, 3s)) restart_actors(cs.actors_on_node(dead));
@@ -106,6 +107,8 @@ struct JobEntry {
   std::int64_t started_ms = 0;  // wall-clock milliseconds since the epoch, as given
   bool finished = false;
 };
+
+namespace detail {
 
 class ControlStore {
  public:
@@ -278,4 +281,5 @@ class ControlStore {
   std::map<std::uint64_t, PlacementGroup> groups_;
 };
 
+}  // namespace detail
 }  // namespace weft

@@ -1,4 +1,4 @@
-// LocalScheduler: runs a node's tasks on its executors, within its resources.
+// detail::LocalScheduler: runs a node's tasks on its executors, within its resources.
 //
 // A task waits until its ref arguments are sealed, then queues (FIFO among
 // tasks with the same demand) until its resources fit, then runs on the
@@ -33,7 +33,7 @@
 #include "weft/node/resource_pool.hpp"
 #include "weft/remote/task_spec.hpp"
 
-namespace weft {
+namespace weft::detail {
 
 class LocalScheduler {
  public:
@@ -41,7 +41,7 @@ class LocalScheduler {
   LocalScheduler(const LocalScheduler&) = delete;
   LocalScheduler& operator=(const LocalScheduler&) = delete;
 
-  void submit(detail::TaskSpecPtr spec);
+  void submit(TaskSpecPtr spec);
 
   // Takes resources for an actor for its whole life, from bundle `from` or
   // outside bundles; throws InfeasibleError if they are not free now.
@@ -105,7 +105,7 @@ class LocalScheduler {
   class Attempt;
   static void refs_sealed(void* attempt) noexcept;
   static void run_job(void* attempt) noexcept;
-  static void on_complete(detail::TaskSpec* spec, std::exception_ptr error) noexcept;
+  static void on_complete(TaskSpec* spec, std::exception_ptr error) noexcept;
 
   struct Queue {
     BundleKey from;
@@ -144,4 +144,4 @@ class LocalScheduler {
   std::atomic<std::size_t> in_flight_{0};
 };
 
-}  // namespace weft
+}  // namespace weft::detail

@@ -171,7 +171,7 @@ class Node final : public Runtime {
   Reactor& reactor() noexcept override { return reactor_; }
   // The executor threads it runs tasks on (1 when simulated).
   std::size_t threads() const noexcept { return pool_ ? pool_->size() : 1; }
-  LocalScheduler& scheduler() noexcept { return scheduler_; }
+  detail::LocalScheduler& scheduler() noexcept { return scheduler_; }
 
   NodeId node_id() const noexcept override { return options_.id; }
   void submit(detail::TaskSpecPtr spec) override;
@@ -261,7 +261,7 @@ class Node final : public Runtime {
   Reactor& reactor_;
   std::unique_ptr<ThreadPool> pool_;  // null when simulated
   Executor& executor_;
-  LocalScheduler scheduler_;
+  detail::LocalScheduler scheduler_;
   std::mutex actors_mutex_;
   std::map<std::string, std::shared_ptr<detail::ActorRecord>> named_actors_;
   // Every record on this node by actor id: instances here and proxies.
@@ -273,7 +273,7 @@ class Node final : public Runtime {
   std::atomic<std::uint64_t> next_group_id_{1};
   // The key-value store of a node that runs alone (only its KV is used;
   // the store is thread-safe).
-  ControlStore local_kv_;
+  detail::ControlStore local_kv_;
   std::unique_ptr<detail::ClusterLink> cluster_;  // last: stopped before the rest
 };
 

@@ -1,9 +1,9 @@
-// ResourcePool: a node's logical resources (cpu, gpu, memory, custom), their
+// detail::ResourcePool: a node's logical resources (cpu, gpu, memory, custom), their
 // capacities and what is in use, with placement group bundles carved out of
 // them. Amounts are kept in thousandths so fractional requests (cpu = 0.5)
 // add up exactly. Not synchronised: the scheduler guards it.
 //
-//   weft::ResourcePool pool({.cpu = 4});
+//   weft::detail::ResourcePool pool({.cpu = 4});
 //   auto two = pool.demand({.cpu = 2});
 //   pool.add_bundle({.group = 7, .index = 0}, two);   // 2 cpu for bundle 0 of group 7 only
 //   pool.fits(two);                                   // true: 2 cpu are left outside it
@@ -23,7 +23,7 @@
 
 #include "weft/remote/options.hpp"
 
-namespace weft {
+namespace weft::detail {
 
 // Bundle `index` of placement group `group`; group 0 names the node's own
 // resources, outside every bundle.
@@ -92,4 +92,4 @@ class ResourcePool {
   std::map<BundleKey, Amounts> bundles_;
 };
 
-}  // namespace weft
+}  // namespace weft::detail

@@ -12,7 +12,7 @@
 #include "weft/node/control_store.hpp"
 #include "weft/object/codec.hpp"
 
-namespace weft {
+namespace weft::detail {
 
 namespace {
 
@@ -387,4 +387,4 @@ std::vector<std::uint64_t> ControlStore::placement_groups_on_node(NodeId node) c
   return out;
 }
 
-}  // namespace weft
+}  // namespace weft::detail

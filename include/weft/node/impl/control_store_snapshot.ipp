@@ -11,7 +11,7 @@
 #include "weft/node/control_store.hpp"
 #include "weft/object/codec.hpp"
 
-namespace weft {
+namespace weft::detail {
 
 // --- snapshots ---------------------------------------------------------------
 //
@@ -239,4 +239,4 @@ bool ControlStore::load_snapshot(const std::filesystem::path& path) {
   return true;
 }
 
-}  // namespace weft
+}  // namespace weft::detail

@@ -8,7 +8,7 @@
 #include "weft/node/local_scheduler.hpp"
 #include "weft/remote/invoke.hpp"
 
-namespace weft {
+namespace weft::detail {
 
 // One attempt at running a task.
 //
@@ -17,19 +17,18 @@ namespace weft {
 // while suspended, and its later stretches are short continuations on the
 // pool), so tasks that wait on tasks they submitted can never starve the
 // node; gpu, memory and custom resources stay held until it finishes.
-class LocalScheduler::Attempt final : public detail::SchedulerAttempt {
+class LocalScheduler::Attempt final : public SchedulerAttempt {
  public:
   enum Phase : int { first_stretch, suspended, finished };
 
-  Attempt(LocalScheduler& s, detail::TaskSpecPtr task, ResourcePool::Demand own)
+  Attempt(LocalScheduler& s, TaskSpecPtr task, ResourcePool::Demand own)
       : scheduler(s),
         spec(std::move(task)),
         owned_demand(std::move(own)),
         bundle(BundleKey::of(spec->opts().placement)) {}
 
   const ResourcePool::Demand& demand() const noexcept {
-    return spec->options == &detail::default_task_options ? scheduler.default_demand_
-                                                          : owned_demand;
+    return spec->options == &default_task_options ? scheduler.default_demand_ : owned_demand;
   }
   // The part of the demand a suspended body gives back, or keeps.
   ResourcePool::Demand cpu_part(bool cpu) const {
@@ -41,7 +40,7 @@ class LocalScheduler::Attempt final : public detail::SchedulerAttempt {
   }
 
   LocalScheduler& scheduler;
-  detail::TaskSpecPtr spec;
+  TaskSpecPtr spec;
   ResourcePool::Demand owned_demand;
   const BundleKey bundle;  // where it draws its resources from
   std::atomic<int> phase{first_stretch};
@@ -52,15 +51,15 @@ class LocalScheduler::Attempt final : public detail::SchedulerAttempt {
 LocalScheduler::LocalScheduler(Executor& executor, const Resources& capacity)
     : executor_(executor), pool_(capacity), default_demand_(pool_.demand(Resources{})) {}
 
-void LocalScheduler::submit(detail::TaskSpecPtr spec) {
+void LocalScheduler::submit(TaskSpecPtr spec) {
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   ResourcePool::Demand demand;
-  if (spec->options != &detail::default_task_options) {
+  if (spec->options != &default_task_options) {
     std::lock_guard lock(mutex_);
     demand = pool_.demand(spec->options->resources);
   }
   auto* a = new Attempt(*this, std::move(spec), std::move(demand));
-  if (detail::when_refs_sealed(*a->spec, &LocalScheduler::refs_sealed, a)) admit(a);
+  if (when_refs_sealed(*a->spec, &LocalScheduler::refs_sealed, a)) admit(a);
 }
 
 void LocalScheduler::refs_sealed(void* attempt) noexcept {
@@ -129,7 +128,7 @@ void LocalScheduler::run_job(void* attempt) noexcept {
   a->scheduler.finish(a, std::move(a->early_error));
 }
 
-void LocalScheduler::on_complete(detail::TaskSpec* spec, std::exception_ptr error) noexcept {
+void LocalScheduler::on_complete(TaskSpec* spec, std::exception_ptr error) noexcept {
   auto* a = static_cast<Attempt*>(spec->running);
   a->early_error = std::move(error);
   // During the first stretch run_job finishes the attempt; after it, we do.
@@ -140,15 +139,15 @@ void LocalScheduler::on_complete(detail::TaskSpec* spec, std::exception_ptr erro
 
 void LocalScheduler::finish(Attempt* a, std::exception_ptr error) noexcept {
   give_back(a->bundle, a->cpu_lent ? a->cpu_part(false) : a->demand());
-  detail::TaskSpec& spec = *a->spec;
-  if (error && detail::is_retryable(error, spec.opts()) &&
+  TaskSpec& spec = *a->spec;
+  if (error && is_retryable(error, spec.opts()) &&
       spec.attempt < static_cast<std::uint32_t>(spec.opts().max_retries)) {
     ++spec.attempt;
     admit(a);
     return;
   }
   if (error) {
-    fail(a, detail::as_task_error(error, spec.name));
+    fail(a, as_task_error(error, spec.name));
     return;
   }
   delete a;
@@ -168,7 +167,7 @@ void LocalScheduler::task_done() noexcept {
 void LocalScheduler::wait_until_idle() const noexcept {
   for (auto n = in_flight_.load(std::memory_order_acquire); n != 0;
        n = in_flight_.load(std::memory_order_acquire)) {
-    detail::wait_changed(in_flight_, n);
+    wait_changed(in_flight_, n);
   }
 }
 
@@ -300,4 +299,4 @@ std::vector<BundleKey> LocalScheduler::bundles() const {
   return pool_.bundles();
 }
 
-}  // namespace weft
+}  // namespace weft::detail

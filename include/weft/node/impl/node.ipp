@@ -156,7 +156,7 @@ Task<std::shared_ptr<detail::ActorRecord>> Node::create_local_actor(ActorOptions
                               : fmt::format("actor {} '{}'", class_name, options.name.view());
   // Placed in a bundle this node has not heard of yet: the head's view is on its way.
   co_await scheduler_.until_heard_of(options.placement.group);
-  scheduler_.reserve(options.resources, who, BundleKey::of(options.placement));
+  scheduler_.reserve(options.resources, who, detail::BundleKey::of(options.placement));
   auto record =
       make_record(options, class_name, actor_id != 0 ? actor_id : next_actor_id(), options_.id);
   if (!options.name.empty()) {
@@ -237,7 +237,7 @@ void Node::actor_died(detail::ActorRecord& actor) noexcept {
     cluster_->kill_remote(actor.home(), actor.id());
     return;
   }
-  scheduler_.unreserve(actor.options().resources, BundleKey::of(actor.options().placement));
+  scheduler_.unreserve(actor.options().resources, detail::BundleKey::of(actor.options().placement));
   if (cluster_ && !actor.options().name.empty()) cluster_->forget_name(actor.id());
   std::shared_ptr<detail::ActorRecord> dropped;  // released outside the lock
   std::lock_guard lock(actors_mutex_);
@@ -312,7 +312,7 @@ void Node::reap_job(void* p) noexcept {
   }
   if (record->alive() && !record->is_proxy()) {
     node.scheduler_.unreserve(record->options().resources,
-                              BundleKey::of(record->options().placement));
+                              detail::BundleKey::of(record->options().placement));
   }
   {
     std::lock_guard lock(node.actors_mutex_);

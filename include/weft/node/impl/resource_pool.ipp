@@ -5,7 +5,7 @@
 
 #include "weft/node/resource_pool.hpp"
 
-namespace weft {
+namespace weft::detail {
 
 std::string describe(BundleKey key) {
   if (!key.is_bundle()) return "this node";
@@ -14,9 +14,9 @@ std::string describe(BundleKey key) {
 
 ResourcePool::ResourcePool(const Resources& capacity) {
   // cpu, gpu and memory come first, at the indices demand() relies on.
-  detail::for_each_resource(capacity, [this](std::string_view name, double amount) {
+  for_each_resource(capacity, [this](std::string_view name, double amount) {
     names_.emplace_back(name);
-    node_.total.push_back(detail::to_milli(amount));
+    node_.total.push_back(to_milli(amount));
   });
   node_.available = node_.total;
   reserved_.assign(names_.size(), 0);
@@ -40,7 +40,7 @@ std::uint32_t ResourcePool::index_of(const std::string& name) {
 ResourcePool::Demand ResourcePool::demand(const Resources& request) {
   Demand d;
   auto add = [&](std::uint32_t index, double amount) {
-    if (amount > 0) d.emplace_back(index, detail::to_milli(amount));
+    if (amount > 0) d.emplace_back(index, to_milli(amount));
   };
   add(0, request.cpu);
   add(1, request.gpu);
@@ -61,8 +61,8 @@ std::string ResourcePool::infeasible_reason(const Demand& d, BundleKey from) con
   }
   for (const auto& [index, amount] : d) {
     if (amount > amounts->total[index]) {
-      return fmt::format("needs {} {} but {} has {} in total", detail::from_milli(amount),
-                         names_[index], describe(from), detail::from_milli(amounts->total[index]));
+      return fmt::format("needs {} {} but {} has {} in total", from_milli(amount), names_[index],
+                         describe(from), from_milli(amounts->total[index]));
     }
   }
   return {};
@@ -134,9 +134,9 @@ std::vector<BundleKey> ResourcePool::bundles() const {
 std::map<std::string, std::pair<double, double>> ResourcePool::snapshot() const {
   std::map<std::string, std::pair<double, double>> out;
   for (std::size_t i = 0; i < names_.size(); ++i) {
-    out[names_[i]] = {detail::from_milli(node_.available[i]), detail::from_milli(node_.total[i])};
+    out[names_[i]] = {from_milli(node_.available[i]), from_milli(node_.total[i])};
   }
   return out;
 }
 
-}  // namespace weft
+}  // namespace weft::detail
