@@ -73,10 +73,10 @@ class SealGroup {
   void add_ref() noexcept { state_.fetch_add(kRef, std::memory_order_relaxed); }
   void release() noexcept { drop(1); }
 
-  // For a group completed before all its objects sealed: unregisters the
-  // waiters not yet notified and drops the caller's reference (the one
-  // complete() or finish_arming() handed over). Notifications already under
-  // way finish on their threads; the last one frees the group.
+  // Once the group is complete, for one that may have waiters left (k of n,
+  // complete_now): unregisters those not yet notified and drops the
+  // reference complete() or finish_arming() handed over. Notifications
+  // already under way finish on their threads; the last one frees the group.
   void cancel() noexcept;
 
  protected:
@@ -104,8 +104,8 @@ class SealGroup {
   static constexpr int kRefShift = 33;
   static constexpr std::uint64_t kRef = std::uint64_t{1} << kRefShift;
 
-  bool complete_in(std::uint64_t s) const noexcept {
-    return (s & kArming) == 0 && ((s & kSealMask) >= needed_ || (s & kForced) != 0);
+  static bool complete_in(std::uint64_t s, std::uint64_t needed) noexcept {
+    return (s & kArming) == 0 && ((s & kSealMask) >= needed || (s & kForced) != 0);
   }
   static void on_sealed(ObjectWaiter* w) noexcept;
   void drop(std::uint64_t refs) noexcept;

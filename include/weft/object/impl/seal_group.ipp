@@ -5,11 +5,14 @@ namespace weft::detail {
 
 void SealGroup::on_sealed(ObjectWaiter* w) noexcept {
   SealGroup* g = static_cast<Node*>(w)->group;
+  // Read first: once this waiter lets go of its reference, the group may be
+  // freed by another thread unless this seal completes it.
+  const std::uint64_t needed = g->needed_;
   // One more seal, one waiter fewer (unsigned: adding kSeal - kRef wraps to both).
   constexpr std::uint64_t delta = kSeal - kRef;
   const std::uint64_t old = g->state_.fetch_add(delta, std::memory_order_acq_rel);
   const std::uint64_t now = old + delta;
-  if (!g->complete_in(old) && g->complete_in(now)) {
+  if (!complete_in(old, needed) && complete_in(now, needed)) {
     g->complete();
   } else if ((now >> kRefShift) == 0) {
     delete g;
@@ -17,15 +20,16 @@ void SealGroup::on_sealed(ObjectWaiter* w) noexcept {
 }
 
 bool SealGroup::finish_arming() noexcept {
+  const std::uint64_t needed = needed_;  // read first, as in on_sealed
   const std::uint64_t unwatched = capacity_ - registered_;
   const std::uint64_t delta = unwatched * kSeal - unwatched * kRef - kArming;
   const std::uint64_t now = state_.fetch_add(delta, std::memory_order_acq_rel) + delta;
-  return complete_in(now);
+  return complete_in(now, needed);
 }
 
 void SealGroup::complete_now() noexcept {
   const std::uint64_t old = state_.fetch_or(kForced, std::memory_order_acq_rel);
-  if (!complete_in(old) && complete_in(old | kForced)) complete();
+  if (!complete_in(old, needed_) && complete_in(old | kForced, needed_)) complete();
 }
 
 void SealGroup::cancel() noexcept {
