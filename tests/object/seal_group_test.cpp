@@ -96,6 +96,20 @@ TEST_CASE("when_sealed runs done on the thread that seals the last object") {
   CHECK(ran_on == sealer_id);
 }
 
+TEST_CASE("when_sealed keeps the objects it waits for alive until done runs") {
+  auto store = make_seal_store();
+  auto objects = seal_pending(store, 2);
+  weft::detail::ObjectState* a = objects[0].get();
+  weft::detail::ObjectState* b = objects[1].get();
+  int ran = 0;
+  weft::detail::when_sealed(std::move(objects), [&] { ++ran; });
+  CHECK(store.live_objects() == 2);
+  weft::detail::seal_with_value(*a, 1);
+  weft::detail::seal_with_value(*b, 2);
+  CHECK(ran == 1);
+  CHECK(store.live_objects() == 0);
+}
+
 TEST_CASE("an object sealed with an error counts as sealed") {
   auto store = make_seal_store();
   auto objects = seal_pending(store, 2);
