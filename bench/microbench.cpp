@@ -36,6 +36,9 @@
 int microbench_noop() { return 0; }
 WEFT_REMOTE(microbench_noop);
 
+int microbench_inc(int x) { return x + 1; }
+WEFT_REMOTE(microbench_inc);
+
 class MicrobenchActor {
  public:
   int inc(int x) { return x + 1; }
@@ -153,6 +156,19 @@ weft::Task<void> tasks_async() {
   report("single_client_tasks_async", rate, "tasks/s");
 }
 
+// A chain of tasks, each taking the previous one's result: submitted while
+// that is pending, each waits for its argument and is admitted by the thread
+// that seals it.
+weft::Task<void> tasks_ref_args() {
+  const double rate = co_await rate_in_coroutine([]() -> weft::Task<std::uint64_t> {
+    auto r = weft::submit<&microbench_inc>(0);
+    for (std::size_t i = 1; i < g_config.sync_batch; ++i) r = weft::submit<&microbench_inc>(r);
+    keep(co_await r);
+    co_return g_config.sync_batch;
+  });
+  report("single_client_tasks_ref_args", rate, "tasks/s");
+}
+
 weft::Task<void> actor_calls_sync(const weft::ActorHandle<MicrobenchActor>& actor) {
   const double rate = co_await rate_in_coroutine([&actor]() -> weft::Task<std::uint64_t> {
     for (std::size_t i = 0; i < g_config.sync_batch; ++i) {
@@ -263,6 +279,7 @@ weft::Task<void> wait_1k_refs() {
 weft::Task<int> driver(weft::Runtime&) {
   if (wanted("single_client_tasks_sync")) co_await tasks_sync();
   if (wanted("single_client_tasks_async")) co_await tasks_async();
+  if (wanted("single_client_tasks_ref_args")) co_await tasks_ref_args();
   if (wanted("1_1_actor_calls_sync") || wanted("1_1_actor_calls_async")) {
     const auto actor = co_await weft::spawn<MicrobenchActor>();
     if (wanted("1_1_actor_calls_sync")) co_await actor_calls_sync(actor);
@@ -328,6 +345,7 @@ struct Target {
 constexpr Target kTargets[] = {
     {"single_client_tasks_sync", 500'000},
     {"single_client_tasks_async", 1'000'000},
+    {"single_client_tasks_ref_args", 0},
     {"1_1_actor_calls_sync", 1'300'000},
     {"1_1_actor_calls_async", 2'000'000},
     {"1_1_actor_calls_concurrent", 0},

@@ -13,6 +13,7 @@
 #include "weft/node/impl/resource_pool.ipp"
 #include "weft/object/impl/arena.ipp"
 #include "weft/object/impl/object_store.ipp"
+#include "weft/object/impl/seal_group.ipp"
 #include "weft/object/impl/type_fingerprint.ipp"
 #include "weft/object/impl/wait.ipp"
 #include "weft/remote/impl/actor_record.ipp"

@@ -9,15 +9,10 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <coroutine>
-#include <memory>
 #include <optional>
 #include <vector>
 
-#include "weft/core/executor.hpp"
-#include "weft/core/reactor.hpp"
 #include "weft/core/task.hpp"
 #include "weft/object/object_ref.hpp"
 
@@ -30,38 +25,6 @@ struct WaitResult {
 };
 
 namespace detail {
-
-struct WaitState;
-
-// Registered on one pending object; keeps the WaitState alive until it is
-// either notified or unregistered.
-struct WaitNode : ObjectWaiter {
-  std::shared_ptr<WaitState> keep;
-  ObjectState* state = nullptr;
-};
-
-// Shared by the waiting coroutine, its WaitNodes and the timer. The coroutine
-// resumes once both its suspension has finished and a trigger (enough refs
-// sealed, or the timeout) has fired, whichever order they come in.
-struct WaitState {
-  std::atomic<std::size_t> still_needed;
-  std::atomic<bool> triggered{false};
-  std::atomic<int> gate{2};
-  std::coroutine_handle<> handle;
-  Executor* executor = nullptr;
-  std::vector<WaitNode> nodes;
-
-  explicit WaitState(std::size_t needed) : still_needed(needed) {}
-
-  void trigger() noexcept {
-    if (!triggered.exchange(true, std::memory_order_acq_rel)) pass_gate();
-  }
-  // Returns true if this call opened the gate (the caller then owns resumption).
-  bool pass_gate_inline() noexcept { return gate.fetch_sub(1, std::memory_order_acq_rel) == 1; }
-  void pass_gate() noexcept {
-    if (pass_gate_inline()) resume_or_post(executor, handle);
-  }
-};
 
 Task<void> wait_sealed(std::vector<ObjectState*> states, std::size_t num_returns,
                        std::optional<std::chrono::nanoseconds> timeout);

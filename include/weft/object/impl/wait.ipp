@@ -1,50 +1,91 @@
 // weft::wait's untyped core; compiled once into libweft.
+#include <coroutine>
+#include <memory>
+
+#include "weft/core/executor.hpp"
+#include "weft/core/reactor.hpp"
+#include "weft/core/spinlock.hpp"
 #include "weft/error.hpp"
+#include "weft/object/seal_group.hpp"
 #include "weft/object/wait.hpp"
 
 namespace weft::detail {
 
-namespace {
-void on_sealed(ObjectWaiter* w) noexcept {
-  auto* node = static_cast<WaitNode*>(w);
-  auto wait = std::move(node->keep);  // may free the node (and WaitState) at scope end
-  if (wait->still_needed.fetch_sub(1, std::memory_order_acq_rel) == 1) wait->trigger();
-}
+// WaitGroup, WaitTimerLink and WaitArm are not in an anonymous namespace:
+// wait_sealed's coroutine frame holds them.
 
-void start_timer(Reactor& reactor, const std::shared_ptr<WaitState>& wait,
+// Resumes the waiting coroutine, handing it the completion's reference: it
+// cancels the group once it runs.
+class WaitGroup final : public SealGroup {
+ public:
+  WaitGroup(Executor* executor, std::coroutine_handle<> handle) noexcept
+      : executor_(executor), handle_(handle) {}
+
+ private:
+  void complete() noexcept override { resume_or_post(executor_, handle_); }
+
+  Executor* executor_;
+  std::coroutine_handle<> handle_;
+};
+
+// What the timeout holds of a wait: the group, linked in while the wait is
+// suspended, so that a long timeout keeps only this link alive. The timer is
+// started before the group exists (so nothing can fail once waiters are
+// registered); a group linked after it fired completes at once.
+class WaitTimerLink {
+ public:
+  void link(SealGroup* g) noexcept {
+    lock_.lock();
+    group_ = g;
+    const bool fired = fired_;
+    lock_.unlock();
+    if (fired) g->complete_now();
+  }
+  void unlink() noexcept {
+    lock_.lock();
+    group_ = nullptr;
+    lock_.unlock();
+  }
+  void fire() noexcept {
+    lock_.lock();
+    fired_ = true;
+    SealGroup* g = group_;
+    if (g != nullptr) g->add_ref();
+    lock_.unlock();
+    if (g != nullptr) {
+      g->complete_now();
+      g->release();
+    }
+  }
+
+ private:
+  SpinLock lock_;
+  SealGroup* group_ = nullptr;
+  bool fired_ = false;
+};
+
+namespace {
+void start_timer(Reactor& reactor, std::shared_ptr<WaitTimerLink> link,
                  std::chrono::nanoseconds timeout) {
-  reactor.post([&reactor, w = std::weak_ptr<WaitState>(wait), timeout] {
-    reactor.call_after(std::chrono::duration_cast<Clock::duration>(timeout), [w] {
-      if (auto s = w.lock()) s->trigger();
-    });
+  reactor.post([&reactor, link = std::move(link), timeout] {
+    reactor.call_after(std::chrono::duration_cast<Clock::duration>(timeout),
+                       [link] { link->fire(); });
   });
 }
 }  // namespace
 
-// Registers the waiters and arms the timer as the coroutine suspends.
+// Makes the group and registers the waiters as the coroutine suspends.
 struct WaitArm {
-  std::shared_ptr<WaitState> wait;
-  const std::vector<ObjectState*>& states;
-  Reactor* reactor;
-  std::optional<std::chrono::nanoseconds> timeout;
+  const std::vector<ObjectState*>& pending;
+  std::size_t needed;
+  WaitTimerLink* link;
+  WaitGroup* group = nullptr;
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) {
-    wait->handle = h;
-    wait->executor = current_executor();
-    std::size_t i = 0;
-    for (auto* s : states) {
-      WaitNode& node = wait->nodes[i++];
-      node.notify = &on_sealed;
-      node.state = s;
-      node.keep = wait;
-      if (!s->add_waiter(&node)) {
-        node.keep.reset();
-        node.state = nullptr;
-        if (wait->still_needed.fetch_sub(1, std::memory_order_acq_rel) == 1) wait->trigger();
-      }
-    }
-    if (timeout) start_timer(*reactor, wait, *timeout);
-    return !wait->pass_gate_inline();  // after this, the frame may already be resumed
+    group = SealGroup::make<WaitGroup>(pending.size(), needed, current_executor(), h);
+    if (link != nullptr) link->link(group);
+    for (auto* s : pending) group->watch(s);
+    return !group->finish_arming();  // after this, the frame may already be resumed
   }
   void await_resume() const noexcept {}
 };
@@ -61,22 +102,23 @@ Task<void> wait_sealed(std::vector<ObjectState*> states, std::size_t num_returns
   if (sealed >= num_returns) co_return;
   if (timeout && timeout->count() <= 0) co_return;
 
-  Reactor* reactor = current_reactor();
-  if (timeout && reactor == nullptr) {
-    throw UsageError("weft::wait with a timeout needs a running node on this thread");
+  std::shared_ptr<WaitTimerLink> link;
+  if (timeout) {
+    Reactor* reactor = current_reactor();
+    if (reactor == nullptr) {
+      throw UsageError("weft::wait with a timeout needs a running node on this thread");
+    }
+    link = std::make_shared<WaitTimerLink>();
+    start_timer(*reactor, link, *timeout);
   }
-  auto wait = std::make_shared<WaitState>(num_returns - sealed);
-  wait->nodes.resize(pending.size());  // never reallocated: waiters point into it
 
   // Named, not a braced temporary: GCC 12 destroys a braced aggregate awaiter
-  // twice when it suspends, which would drop `wait` once too often.
-  WaitArm arm{wait, pending, reactor, timeout};
+  // twice when it suspends.
+  WaitArm arm{pending, num_returns - sealed, link.get()};
   co_await arm;
 
-  // Unregister the waiters that were not notified; notified ones let go themselves.
-  for (auto& node : wait->nodes) {
-    if (node.state != nullptr && node.state->remove_waiter(&node)) node.keep.reset();
-  }
+  if (link) link->unlink();
+  arm.group->cancel();  // the waiters not notified are let go
 }
 
 }  // namespace weft::detail

@@ -1,35 +1,28 @@
 // Waiting for a spec's ref arguments; compiled once into libweft.
-#include <atomic>
 #include <bit>
 #include <memory>
 
+#include "weft/object/seal_group.hpp"
 #include "weft/remote/task_spec.hpp"
 
 namespace weft::detail {
 
 namespace {
-// One waiter per unsealed ref, all in one allocation. `remaining` starts one
-// above the number of waiters so that registration itself holds the group
-// open: whoever brings it to zero has seen the last seal and fires `ready`.
-struct RefWaitGroup {
-  struct Node : ObjectWaiter {
-    RefWaitGroup* group;
-  };
-  std::atomic<std::size_t> remaining;
-  void (*ready)(void*) noexcept;
-  void* arg;
-  std::unique_ptr<Node[]> nodes;
+// Hands a spec on once its awaited refs are sealed; the spec keeps them alive.
+class RefsSealed final : public SealGroup {
+ public:
+  RefsSealed(void (*ready)(void*) noexcept, void* arg) noexcept : ready_(ready), arg_(arg) {}
 
-  bool arrive() noexcept { return remaining.fetch_sub(1, std::memory_order_acq_rel) == 1; }
-  static void on_sealed(ObjectWaiter* w) noexcept {
-    RefWaitGroup* g = static_cast<Node*>(w)->group;
-    if (g->arrive()) {
-      auto ready = g->ready;
-      auto* arg = g->arg;
-      delete g;
-      ready(arg);
-    }
+ private:
+  void complete() noexcept override {
+    auto* ready = ready_;
+    void* arg = arg_;
+    release();  // every waiter has been notified: frees the group
+    ready(arg);
   }
+
+  void (*ready_)(void*) noexcept;
+  void* arg_;
 };
 }  // namespace
 
@@ -39,24 +32,14 @@ bool when_refs_sealed(const TaskSpec& spec, void (*ready)(void*) noexcept, void*
     if (!spec.refs[static_cast<std::size_t>(std::countr_zero(m))]->ready()) ++pending;
   }
   if (pending == 0) return true;
-  auto* g =
-      new RefWaitGroup{{pending + 1}, ready, arg, std::make_unique<RefWaitGroup::Node[]>(pending)};
-  std::size_t i = 0;
-  for (std::uint64_t m = spec.wait_mask; m != 0 && i < pending; m &= m - 1) {
+  auto* g = SealGroup::make<RefsSealed>(pending, pending, ready, arg);
+  for (std::uint64_t m = spec.wait_mask; m != 0; m &= m - 1) {
     ObjectState* s = spec.refs[static_cast<std::size_t>(std::countr_zero(m))].get();
-    if (s->ready()) continue;
-    RefWaitGroup::Node& node = g->nodes[i++];
-    node.group = g;
-    node.notify = &RefWaitGroup::on_sealed;
-    if (!s->add_waiter(&node)) g->arrive();  // sealed meanwhile; cannot reach zero here
+    if (!s->ready()) g->watch(s);  // no more than counted: objects only ever become ready
   }
-  // Waiters we planned for but found sealed before registering.
-  for (; i < pending; ++i) g->arrive();
-  if (g->arrive()) {
-    delete g;
-    return true;
-  }
-  return false;
+  if (!g->finish_arming()) return false;
+  g->release();
+  return true;
 }
 
 std::shared_ptr<const TaskOptions> shared_task_options(TaskOptions o) {
