@@ -3,10 +3,12 @@
 
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "node/seal_watch.hpp"
 #include "node/wire.hpp"
 #include "weft/core/detached.hpp"
 #include "weft/object/object_ref.hpp"
@@ -82,18 +84,11 @@ kj::Promise<void> PeerService::pullObject(PullObjectContext context) {
   auto object = ObjectHandle::adopt(found);
   if (!object->ready()) {
     // A ref sent before its task finished: answer once it is sealed.
-    struct SealWait : ObjectWaiter {
-      kj::Own<kj::CrossThreadPromiseFulfiller<void>> sealed;
-    };
     auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
-    auto* wait = new SealWait;
-    wait->sealed = kj::mv(paf.fulfiller);
-    wait->notify = [](ObjectWaiter* w) noexcept {
-      auto* self = static_cast<SealWait*>(w);
-      self->sealed->fulfill();
-      delete self;
-    };
-    if (!object->add_waiter(wait)) wait->notify(wait);
+    // (Held by a shared_ptr: KJ's Own may throw from its destructor, a group's may not.)
+    auto sealed =
+        std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<void>>>(kj::mv(paf.fulfiller));
+    when_sealed({object}, [sealed] { (*sealed)->fulfill(); });
     return paf.promise.then(
         [this, context, object]() mutable { return answer_pull(context, object); });
   }
