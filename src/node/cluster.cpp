@@ -441,8 +441,8 @@ void Cluster::link_failed(NodeId node, std::uint64_t generation, const kj::Excep
 #ifdef WEFT_PLANTED_BUG
   // The simulation's planted bug (src/sim/CMakeLists.txt builds weft-sim-planted
   // with it): a dropped connection makes this node forget the results it
-  // holds for that owner, as if the owner had died. No real build defines it.
-  transfer_.node_died(node);
+  // holds for that owner. No real build defines it.
+  for (const auto& result : transfer_.held_for(node)) transfer_.release_held(result->id());
 #endif
   if (!stopping) doubt_tasks_on(node);
   // Forget the link so a later send reconnects if the node is still alive;
