@@ -258,6 +258,8 @@ SeedReport run_seed(const WorldOptions& options, std::string_view workload,
     report.trace = f.trace();
     report.failed_at_step = f.step();
     report.steps = f.step();
+  } catch (const StepLimitReached&) {
+    throw;  // a replay asked to stop: the caller prints the trace
   } catch (const std::exception& e) {
     // The driver itself threw: what a user would have seen, with no trace
     // (the world that knew it is gone); replay the seed to see the steps.
