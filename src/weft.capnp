@@ -249,11 +249,11 @@ struct StreamFrame {
 
 # The head's control store (DESIGN §8).
 interface Head {
-  # refused: why the head will not have this node (non-empty), e.g. it
-  # declared a node with this id dead: the node must rejoin with a new id.
-  # A verdict the node acts on, not an error: see ControlStore::fenced.
-  register @0 (info :NodeInfo) -> (nodeId :UInt64, view :ClusterView, refused :Text);
-  heartbeat @1 (nodeId :UInt64, load :NodeLoad) -> (refused :Text);
+  # The head refuses register, heartbeat and finishJob from a node it
+  # declared dead with NodeFencedError (ControlStore::fenced): that node must
+  # rejoin as a new node.
+  register @0 (info :NodeInfo) -> (nodeId :UInt64, view :ClusterView);
+  heartbeat @1 (nodeId :UInt64, load :NodeLoad) -> ();
   registerActor @2 (entry :ActorEntry) -> ();   # refused (name taken) as an Error
   lookupActor @3 (name :Text) -> (found :Bool, entry :ActorEntry);
   updateActor @4 (entry :ActorEntry) -> ();
@@ -264,7 +264,7 @@ interface Head {
       -> (groupId :UInt64, nodes :List(UInt64));   # refused as InfeasibleError or UsageError
   removePlacementGroup @9 (groupId :UInt64) -> ();
   startJob @10 (driverNode :UInt64) -> (jobId :UInt64);
-  finishJob @11 (jobId :UInt64, driverNode :UInt64) -> (refused :Text);   # as heartbeat's
+  finishJob @11 (jobId :UInt64, driverNode :UInt64) -> ();   # the job is finished even if refused
   status @12 () -> (status :ClusterStatus);
   stopCluster @13 () -> ();
   kvKeys @14 (prefix :Text) -> (keys :List(Text));   # sorted

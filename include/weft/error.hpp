@@ -65,6 +65,13 @@ class ObjectLostError : public Error {
   using Error::Error;
 };
 
+// The head declared this node dead and will not have it back as itself: a
+// fenced worker rejoins as a new node; a fenced driver must be run again.
+class NodeFencedError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Throw (a subclass of) this from a task to make it eligible for retries
 // under `max_retries`; other exceptions fail the task at once.
 class RetryableError : public Error {

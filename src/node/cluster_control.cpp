@@ -33,8 +33,13 @@ Task<std::uint64_t> Cluster::start_job() { return control_->start_job(node_.node
 Task<void> Cluster::finish_job(std::uint64_t job_id) {
   // The head's verdict on this node comes with the answer: a node it
   // declared dead stops as that incarnation.
-  std::string refused = co_await control_->finish_job(job_id, node_.node_id());
-  if (!refused.empty()) on_reactor([this, refused = std::move(refused)] { fence(refused); });
+  std::string verdict;
+  try {
+    co_await control_->finish_job(job_id, node_.node_id());
+  } catch (const NodeFencedError& e) {
+    verdict = e.what();
+  }
+  if (!verdict.empty()) on_reactor([this, verdict = std::move(verdict)] { fence(verdict); });
 }
 
 Task<void> Cluster::register_name(ActorLocation where, std::string name) {

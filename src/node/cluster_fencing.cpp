@@ -29,7 +29,8 @@ void Cluster::fence(const std::string& reason) {
   adopt_view(std::move(alone));
   const std::string message =
       fmt::format("{}; the work this node had sent into the cluster is lost", reason);
-  for (auto& spec : lost) spec->result->seal_error(std::make_exception_ptr(Error(message)));
+  for (auto& spec : lost)
+    spec->result->seal_error(std::make_exception_ptr(NodeFencedError(message)));
   {
     std::lock_guard lock(mutex_);
     stopped_ = true;

@@ -13,19 +13,30 @@ namespace weft::detail {
 void Cluster::register_with_head(wire::Head::Client head) {
   auto req = head.registerRequest();
   to_wire(req.initInfo(), local_info());
-  tasks_->add(req.send().then([this](capnp::Response<wire::Head::RegisterResults> r) {
-    if (r.hasRefused()) {
-      {
-        std::lock_guard lock(mutex_);
-        refusal_ = std::string("the head refused this node: ") + r.getRefused().cStr();
-        stopped_ = true;
-      }
-      changed_.notify_all();
-      release_bundles();
-      return;
-    }
-    adopt_view(from_wire(r.getView()));
-  }));
+  tasks_->add(req.send().then(
+      [this](capnp::Response<wire::Head::RegisterResults> r) {
+        adopt_view(from_wire(r.getView()));
+      },
+      [this](kj::Exception&& e) {
+        // A refusal is the head's answer (it declared this id dead, say):
+        // the node does not start. Any other failure is the link's, and
+        // link_failed stops the node.
+        std::string why;
+        try {
+          std::rethrow_exception(error_from_kj(e));
+        } catch (const TransportError&) {
+          kj::throwFatalException(kj::mv(e));  // logged, as any failed request
+        } catch (const Error& refused) {
+          why = refused.what();
+        }
+        {
+          std::lock_guard lock(mutex_);
+          refusal_ = "the head refused this node: " + why;
+          stopped_ = true;
+        }
+        changed_.notify_all();
+        release_bundles();
+      }));
 }
 
 void Cluster::with_head(kj::Function<kj::Promise<void>(wire::Head::Client&)> send) {
@@ -55,8 +66,14 @@ void Cluster::heartbeat() {
         auto req = head->heartbeatRequest();
         req.setNodeId(node_.node_id());
         to_wire(req.initLoad(), local_load());
-        tasks_->add(req.send().then([this](capnp::Response<wire::Head::HeartbeatResults> r) {
-          if (r.hasRefused()) fence(r.getRefused().cStr());
+        tasks_->add(req.send().ignoreResult().catch_([this](kj::Exception&& e) {
+          try {
+            std::rethrow_exception(error_from_kj(e));
+          } catch (const NodeFencedError& verdict) {
+            fence(verdict.what());
+          } catch (const Error&) {
+            kj::throwFatalException(kj::mv(e));  // logged, as any failed request
+          }
         }));
       }
     }

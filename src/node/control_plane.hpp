@@ -35,9 +35,9 @@ class ControlPlane {
 
   // A driver on `driver` starts now; its job id.
   virtual Task<std::uint64_t> start_job(NodeId driver) = 0;
-  // Why the head refuses `driver` (it declared it dead, see
-  // ControlStore::fenced), or "".
-  virtual Task<std::string> finish_job(std::uint64_t job_id, NodeId driver) = 0;
+  // Finishes the job; NodeFencedError when the head declared `driver` dead
+  // (ControlStore::fenced), though the job is finished all the same.
+  virtual Task<void> finish_job(std::uint64_t job_id, NodeId driver) = 0;
 
   // Records a named actor; UsageError when the name is taken.
   virtual Task<void> register_actor(ActorEntry entry) = 0;

@@ -32,9 +32,9 @@ class HeadControl final : public ControlPlane {
   }
 
   Task<std::uint64_t> start_job(NodeId driver) override { co_return start_job_now(store_, driver); }
-  Task<std::string> finish_job(std::uint64_t job_id, NodeId) override {
-    store_.finish_job(job_id);
-    co_return std::string();  // the head is never fenced
+  Task<void> finish_job(std::uint64_t job_id, NodeId) override {
+    store_.finish_job(job_id);  // the head is never fenced
+    co_return;
   }
 
   Task<void> register_actor(ActorEntry entry) override {

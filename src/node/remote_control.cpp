@@ -75,14 +75,12 @@ class RemoteControl final : public ControlPlane {
           [](capnp::Response<wire::Head::StartJobResults> r) { return r.getJobId(); });
     });
   }
-  Task<std::string> finish_job(std::uint64_t job_id, NodeId driver) override {
-    co_return co_await request([&](wire::Head::Client& head) {
+  Task<void> finish_job(std::uint64_t job_id, NodeId driver) override {
+    co_await request([&](wire::Head::Client& head) {
       auto req = head.finishJobRequest();
       req.setJobId(job_id);
       req.setDriverNode(driver);
-      return req.send().then([](capnp::Response<wire::Head::FinishJobResults> r) {
-        return std::string(r.getRefused().cStr());
-      });
+      return req.send().ignoreResult();
     });
   }
 

@@ -234,7 +234,8 @@ int run_job(Node& node, const Driver& driver) {
   if (std::string why = cluster.fenced(); !why.empty()) {
     // Whatever it computed, the cluster gave its work up when it declared
     // the node dead, and the job is recorded as ended there.
-    throw Error(fmt::format("{}; this driver's work in the cluster is lost: run it again", why));
+    throw NodeFencedError(
+        fmt::format("{}; this driver's work in the cluster is lost: run it again", why));
   }
   if (failure) std::rethrow_exception(failure);
   return rc;

@@ -206,8 +206,7 @@ kj::Promise<void> HeadService::register_(RegisterContext context) {
   } catch (const Error& e) {
     log(LogLevel::warn, "refused node {:x} from {}:{} (pid {}): {}", info.id, info.host, info.port,
         info.pid, e.what());
-    context.getResults().setRefused(e.what());
-    return kj::READY_NOW;
+    return refusal(e);
   }
   log(LogLevel::info, "node {:x} joined from {}:{} (pid {})", id, info.host, info.port, info.pid);
   auto results = context.getResults();
@@ -222,7 +221,7 @@ kj::Promise<void> HeadService::heartbeat(HeartbeatContext context) {
   const NodeId node = params.getNodeId();
   if (!store_.heartbeat(node, from_wire(params.getLoad()), ControlStore::Clock::now()) &&
       store_.fenced(node)) {
-    context.getResults().setRefused(fenced_reason(node));
+    return refusal(NodeFencedError(fenced_reason(node)));
   }
   return kj::READY_NOW;
 }
@@ -311,7 +310,7 @@ kj::Promise<void> HeadService::finishJob(FinishJobContext context) {
   auto params = context.getParams();
   store_.finish_job(params.getJobId());
   if (store_.fenced(params.getDriverNode())) {
-    context.getResults().setRefused(fenced_reason(params.getDriverNode()));
+    return refusal(NodeFencedError(fenced_reason(params.getDriverNode())));
   }
   return kj::READY_NOW;
 }

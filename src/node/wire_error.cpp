@@ -44,6 +44,7 @@ constexpr RefusalKind refusal_kinds[] = {
     kind_named<ObjectStoreFullError>("store-full"),
     kind_named<TimeoutError>("timeout"),
     kind_named<ObjectLostError>("object-lost"),
+    kind_named<NodeFencedError>("node-fenced"),
     kind_named<Error>("error"),
 };
 

@@ -109,5 +109,8 @@ TEST_CASE("a driver whose node was declared dead fails saying so") {
   CHECK(result.output.find(fmt::format("the head declared node {:x} dead", node)) !=
         std::string::npos);
   CHECK(result.output.find("this driver's work in the cluster is lost") != std::string::npos);
+  // The head's verdict crossed the wire as a refusal; nothing of that shows.
+  CHECK(result.output.find("remote exception") == std::string::npos);
+  CHECK(result.output.find("weft-error") == std::string::npos);
   CHECK(cluster.alive_nodes() == 2);
 }

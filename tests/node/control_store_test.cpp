@@ -122,7 +122,7 @@ TEST_CASE("a node declared dead is fenced: its heartbeats and registration are r
   std::string refusal;
   try {
     cs.register_node(info, t0 + 2s);
-  } catch (const weft::Error& e) {
+  } catch (const weft::NodeFencedError& e) {
     refusal = e.what();
   }
   CHECK(refusal.find("declared dead") != std::string::npos);

@@ -121,8 +121,8 @@ class ControlStore {
   // Adds a node, alive, as of `now`, and returns its id. A new node
   // (info.id == 0) gets the next id: 1 for the first, which is the head. A
   // node restored from a snapshot that registers with its id again gets it
-  // back and is alive again. Bumps the view version. Throws weft::Error for
-  // an id this store declared dead (fenced(): see below).
+  // back and is alive again. Bumps the view version. Throws NodeFencedError
+  // for an id this store declared dead (fenced(): see below).
   NodeId register_node(NodeInfo info, Clock::time_point now);
 
   // Records a node's load as of `now`. Bumps the version when the published

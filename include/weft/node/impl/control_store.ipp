@@ -35,7 +35,7 @@ bool same_load(const NodeLoad& a, const NodeLoad& b) {
 NodeId ControlStore::register_node(NodeInfo info, Clock::time_point now) {
   std::lock_guard lock(mutex_);
   if (auto it = nodes_.find(info.id); info.id != 0 && it != nodes_.end() && it->second.fenced) {
-    throw Error(fmt::format(
+    throw NodeFencedError(fmt::format(
         "node {:x} was declared dead by the head (it missed its heartbeats); it must rejoin as a "
         "new node",
         info.id));
