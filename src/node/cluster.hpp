@@ -284,7 +284,8 @@ class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
   void doubt_tasks_on(NodeId node);
   void recheck_in_doubt();
   // The head refused this node as one it declared dead: its remote work
-  // fails with `reason`, it forgets its peers and stops (reactor thread).
+  // fails with NodeFencedError(reason), it forgets its peers and stops
+  // (reactor thread).
   void fence(const std::string& reason);
   NodeLoad local_load() const;
   // Waits (mutex_ held by `lock`) until pred() holds or `timeout` passes;
