@@ -108,6 +108,8 @@ void Cluster::start() {
 Cluster::~Cluster() noexcept {
   leave();
   stop_on_reactor_sync();
+  std::lock_guard lock(lifeline_->mutex);
+  lifeline_->alive = false;
 }
 
 void Cluster::leave() noexcept {

@@ -300,10 +300,21 @@ class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
   // serving by then (a result sealed during shutdown, say).
   template <typename F>
   void on_reactor(F f) {
-    node_.reactor().post([this, f = std::move(f)]() mutable {
+    node_.reactor().post([this, life = lifeline_, f = std::move(f)]() mutable {
       KjAsioEventPort::CompletionScope scope;
-      if (tasks_) f();
+      std::lock_guard lock(life->mutex);
+      if (life->alive && tasks_) f();
     });
+  }
+  // Runs `f` unless the cluster is gone: for callbacks that may outlive it,
+  // such as a seal on an executor after the node let its cluster go (an
+  // actor call ending during the node's shutdown), or a posted reactor job.
+  template <typename F>
+  auto while_alive(F f) {
+    return [life = lifeline_, f = std::move(f)]() mutable {
+      std::lock_guard lock(life->mutex);
+      if (life->alive) f();
+    };
   }
   // After the spec's ref arguments are sealed: runs it here or sends it.
   void route(TaskSpecPtr spec);
@@ -322,6 +333,13 @@ class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
   void fail_unreachable(TaskSpecPtr spec, NodeId target);
 
   Node& node_;
+  // Cleared at the end of ~Cluster (see while_alive); recursive, as a
+  // callback it guards may seal objects whose callbacks it guards too.
+  struct Lifeline {
+    std::recursive_mutex mutex;
+    bool alive = true;
+  };
+  std::shared_ptr<Lifeline> lifeline_ = std::make_shared<Lifeline>();
   std::unique_ptr<Transport> own_transport_;  // TCP, unless one was given
   Transport& transport_;
   ClusterOptions options_;

@@ -316,10 +316,10 @@ void Cluster::receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks) {
 
 void Cluster::watch_result(ObjectHandle result, std::vector<ObjectHandle> pulling) {
   pulling.push_back(result);
-  when_sealed(std::move(pulling), [this, result = std::move(result)]() mutable {
-    const NodeId owner = result->id().owner;
-    send_result(owner, std::move(result));
-  });
+  when_sealed(std::move(pulling), while_alive([this, result = std::move(result)]() mutable {
+                const NodeId owner = result->id().owner;
+                send_result(owner, std::move(result));
+              }));
 }
 
 void Cluster::send_result(NodeId owner, ObjectHandle result) {
@@ -435,9 +435,9 @@ void Cluster::receive_results(capnp::List<wire::TaskResult>::Reader results) {
     if (const NodeId holder = r.getHolder(); holder != 0) {
       std::vector<ObjectHandle> copying = nested;
       copying.push_back(result);
-      when_sealed(std::move(copying), [this, holder, id] {
-        on_reactor([this, holder, id] { transfer_.free_held(holder, id); });
-      });
+      when_sealed(std::move(copying), while_alive([this, holder, id] {
+                    on_reactor([this, holder, id] { transfer_.free_held(holder, id); });
+                  }));
     }
     switch (r.which()) {
       case wire::TaskResult::VALUE: {
