@@ -99,6 +99,7 @@ class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
   void stop_cluster() override;
   void wait_until_stopped() override;
   std::string fenced() const override;
+  bool stopped() const override;
 
   // Whether the cluster declared node `id` dead: on the head, the store
   // fenced it; elsewhere, the view lists it dead (any thread).

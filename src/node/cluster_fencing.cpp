@@ -39,6 +39,11 @@ void Cluster::fence(const std::string& reason) {
   release_bundles();
 }
 
+bool Cluster::stopped() const {
+  std::lock_guard lock(mutex_);
+  return stopped_;
+}
+
 std::string Cluster::fenced() const {
   std::lock_guard lock(mutex_);
   return fenced_;

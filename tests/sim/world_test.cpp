@@ -157,3 +157,8 @@ TEST_CASE("regression: an actor whose node dies while it is created is dead, typ
   regression("mixed", "all", 2);
   regression("mixed", "all", 7);
 }
+
+TEST_CASE("regression: a worker cut off from the head stops, and what it held goes with it") {
+  regression("mixed", "all", 50);
+  regression("mixed", "all", 53);
+}

@@ -124,6 +124,9 @@ class ClusterLink {
   // cut off or stalled past the failure timeout): the node has stopped, and a
   // process that wants to serve again joins as a new node (any thread).
   virtual std::string fenced() const = 0;
+  // Whether this node has stopped serving: asked to, fenced, or cut off from
+  // the head; wait_until_stopped has returned or would (any thread).
+  virtual bool stopped() const = 0;
 };
 
 // How a node reaches its peers (src/node/transport.hpp): TCP, or the
