@@ -260,12 +260,12 @@ void ObjectTransfer::lose(Pull& p) {
 void ObjectTransfer::pull_broken(Pull& p) {
   p.settled = true;
   p.slot.reset();
-  if (peers_.declared_dead(p.from) && tasks_) {
+  if (tasks_ && peers_.declared_dead(p.from)) {
     lose(p);
     return;
   }
   ObjectHandle into = std::move(p.into);
-  if (!tasks_) {
+  if (!tasks_) {  // closed: nothing starts again
     into->seal_error(std::make_exception_ptr(TransportError(
         TransportError::Kind::disconnected,
         fmt::format("node {:x} stopped before object {} was copied here from node {:x}",
@@ -286,12 +286,10 @@ void ObjectTransfer::pull_broken(Pull& p) {
   auto again = std::make_shared<Pull>(this, std::move(into), p.from, p.id, std::move(p.nested),
                                       kj::mv(p.if_lost), std::move(p.mark));
   queue.waiting.push_front(std::move(again));
-  retry_after_backoff(p.from);
+  if (!queue.retry_timer) retry_after_backoff(p.from, queue);
 }
 
-void ObjectTransfer::retry_after_backoff(NodeId from) {
-  PullQueue& queue = pulls_[from];
-  if (queue.retry_timer) return;
+void ObjectTransfer::retry_after_backoff(NodeId from, PullQueue& queue) {
   queue.retry_timer = node_.reactor().call_after(link_backoff(queue.failed_links), [this, from] {
     KjAsioEventPort::CompletionScope scope;
     auto it = pulls_.find(from);

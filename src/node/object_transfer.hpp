@@ -117,7 +117,8 @@ class ObjectTransfer {
   // `p`'s link broke: it waits for another, or fails if the holder is dead
   // or links to it failed too often in a row.
   void pull_broken(Pull& p);
-  void retry_after_backoff(NodeId from);
+  // Starts `from`'s queue again after a backoff (none is pending).
+  void retry_after_backoff(NodeId from, PullQueue& queue);
   void fail_waiting(PullQueue& queue);
   // `p`'s holder died: `p` fails, or is made again.
   static void lose(Pull& p);
