@@ -1,9 +1,8 @@
 // detail::Cluster: a node's membership in a weft cluster (DESIGN §3-§8).
 //
 // Every node listens on TCP and speaks Cap'n Proto RPC (src/weft.capnp) from
-// its reactor thread, with KJ's loop running inside the reactor (kj_asio.hpp).
-// A connection starts at a Gate: the peer proves protocol version, cluster
-// token and build fingerprint before it gets any other capability. The head
+// its reactor thread, with KJ's loop running inside the reactor (kj_asio.hpp);
+// its connections are PeerLinks (peer_links.hpp). The head
 // also serves the control store (node table, heartbeats, actor names, KV,
 // placement groups, jobs) and pushes the cluster view to every node on change
 // and at least every 100 ms.
@@ -42,6 +41,7 @@
 #include "node/kj_asio.hpp"
 #include "node/liveness.hpp"
 #include "node/object_transfer.hpp"
+#include "node/peer_links.hpp"
 #include "node/transport.hpp"
 #include "weft.capnp.h"
 #include "weft/core/log.hpp"
@@ -60,7 +60,7 @@ inline constexpr auto heartbeat_interval = std::chrono::milliseconds(50);
 // The head broadcasts its view on every change and at least this often.
 inline constexpr auto view_interval = std::chrono::milliseconds(100);
 
-class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
+class Cluster final : public ClusterLink, private PeerLinks::Owner {
  public:
   // Over TCP.
   Cluster(Node& node, const ClusterOptions& options);
@@ -91,9 +91,9 @@ class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
   Task<std::uint64_t> start_job() override;
   Task<void> finish_job(std::uint64_t job_id) override;
 
-  std::uint16_t port() const noexcept override { return port_; }
+  std::uint16_t port() const noexcept override { return peers_.port(); }
   const std::string& host() const noexcept override { return advertise_host_; }
-  std::uint16_t stream_port() const noexcept override { return stream_port_; }
+  std::uint16_t stream_port() const noexcept override { return peers_.stream_port(); }
   ClusterView view() const override;
   bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) override;
   void stop_cluster() override;
@@ -103,7 +103,7 @@ class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
 
   // Whether the cluster declared node `id` dead: on the head, the store
   // fenced it; elsewhere, the view lists it dead (any thread).
-  bool declared_dead(NodeId id) const override;
+  bool declared_dead(NodeId id) const override;  // also PeerLinks::Owner
 
   Reactor& reactor() const noexcept { return node_.reactor(); }
   // Not on the head, reactor thread only: the head's capability, for a
@@ -120,9 +120,7 @@ class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
   bool is_head() const noexcept { return is_head_; }
   // Head only: the control store.
   ControlStore& store() const noexcept { return *store_; }
-  // Why `hello` is refused ("" if it is not); `nonce` is what this
-  // connection's challenge sent, if one did.
-  std::string check_hello(wire::Hello::Reader hello, const std::optional<Nonce>& nonce) const;
+  PeerLinks& peers() noexcept { return peers_; }
   ObjectTransfer& transfer() noexcept { return transfer_; }
   // Actors created here for other nodes, by id (any thread).
   void host_actor(std::shared_ptr<ActorRecord> record);
@@ -141,40 +139,6 @@ class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
   void mark_stopped();
 
  private:
-  // The outbound connections to another node (reactor thread only): RPC,
-  // and beside it the task stream (StreamFrame) once the Gate has let us in.
-  struct PeerLink {
-    NodeId id = 0;
-    // Tells this link from a later one to the same node: a connect or a
-    // failure that outlives its link must not touch the next.
-    std::uint64_t generation = 0;
-    std::string host;
-    kj::Own<kj::AsyncIoStream> stream;
-    kj::Own<capnp::TwoPartyVatNetwork> network;
-    kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
-    kj::Maybe<wire::Peer::Client> peer;
-    kj::Maybe<wire::Head::Client> head;
-    bool broken = false;
-    // Sends queued while the connection is being set up, in order.
-    std::vector<kj::Function<void(wire::Peer::Client&)>> waiting;
-    kj::Own<kj::AsyncIoStream> frames;
-    kj::Promise<void> frame_writes = kj::READY_NOW;  // chained: one write at a time, in order
-    std::vector<kj::Own<capnp::MallocMessageBuilder>> frames_waiting;
-    kj::Promise<void> frames_watch = nullptr;  // see watch_frames; ends before `frames`
-  };
-  // An inbound task stream: its hello, then frames until it ends.
-  struct InboundFrames {
-    NodeId from = 0;  // from its hello
-    kj::Own<kj::AsyncIoStream> stream;
-    kj::Promise<void> reading = nullptr;
-  };
-  // One inbound connection (reactor thread only).
-  struct Inbound {
-    NodeId from = 0;  // the node that passed the Gate; 0 for a tool, or before
-    kj::Own<kj::AsyncIoStream> stream;
-    kj::Own<capnp::TwoPartyVatNetwork> network;
-    kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
-  };
   // A task or call sent to another node, kept until its result arrives so it
   // can be sent again if that node dies.
   struct RemoteTask {
@@ -194,34 +158,19 @@ class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
   // --- reactor thread -------------------------------------------------------
   void start_on_reactor(const ClusterOptions& options);
   void stop_on_reactor();
-  using AcceptHandler = void (Cluster::*)(kj::Own<kj::AsyncIoStream>);
-  // Hands every connection `listener` accepts to `on_accept`.
-  void accept_loop(kj::ConnectionReceiver& listener, AcceptHandler on_accept);
-  void on_inbound(kj::Own<kj::AsyncIoStream> stream);
-  PeerLink& link_to(NodeId node);
-  // The link to `node` if it is still the one made as `generation`, else null.
-  PeerLink* live_link(NodeId node, std::uint64_t generation);
-  void connect_link(PeerLink& link, const std::string& host, std::uint16_t port);
-  // Runs `send` with the peer's capability once connected, in call order.
-  void with_peer(NodeId node, kj::Function<void(wire::Peer::Client&)> send) override;
-  using PeerRequest = std::function<kj::Promise<void>(wire::Peer::Client&)>;
-  void deliver(NodeId node, PeerRequest request) override;
-  struct Delivery;
-  void send_delivery(NodeId node, PeerRequest request, unsigned broken);
-  void deliver_after_backoff(NodeId node, PeerRequest request, unsigned broken);
-  void link_failed(NodeId node, std::uint64_t generation, const kj::Exception& e);
-  // A hello proving the token over the gate's `nonce` (auth.hpp).
-  void fill_hello(wire::Hello::Builder hello, capnp::Data::Reader nonce) const;
-  // Task streams (cluster_streams.cpp).
-  void on_stream(kj::Own<kj::AsyncIoStream> stream);
-  kj::Promise<void> read_frames(InboundFrames& in);
-  void connect_frames(NodeId node, std::uint16_t stream_port);
-  // Sends `frame` on `node`'s task stream, after those sent before it.
-  void send_frame(NodeId node, kj::Own<capnp::MallocMessageBuilder> frame);
-  void write_frame(PeerLink& link, kj::Own<capnp::MallocMessageBuilder> frame);
-  // Watches the task stream to `link`'s node: the receiver never writes on
-  // it, so a read that ends means the receiver dropped it.
-  void watch_frames(PeerLink& link);
+  // PeerLinks::Owner.
+  NodeInfo local_info() const override;
+  std::optional<std::pair<std::string, std::uint16_t>> address_of(NodeId node) const override;
+  wire::Gate::Client gate(NodeId& from) override;
+  void head_connected(wire::Head::Client head) override;
+  void head_link_failed(const std::string& reason, bool connected) override;
+  void link_broke(NodeId node) override;
+  void link_forgotten(NodeId node) override;
+  void tasks_arrived(capnp::List<wire::TaskSpec>::Reader tasks) override { receive_tasks(tasks); }
+  void results_arrived(capnp::List<wire::TaskResult>::Reader results) override {
+    receive_results(results);
+  }
+
   void flush();
   // Sends the queued specs, at most slice_bytes of them, and leaves the rest
   // to a later turn, so no reactor turn builds an unbounded frame.
@@ -262,7 +211,6 @@ class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
     void taskFailed(kj::Exception&& e) override;
   };
 #pragma GCC diagnostic pop
-  NodeInfo local_info() const;
   void heartbeat();
   void head_tick();
   // Any thread, head only: broadcasts the view from the reactor soon.
@@ -346,21 +294,14 @@ class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
   ClusterOptions options_;
   bool is_head_;
   std::string advertise_host_;  // set by start(), before the reactor serves
-  std::uint16_t port_ = 0;
-  std::uint16_t stream_port_ = 0;
 
   // Reactor-thread state.
   std::unique_ptr<ScopedKjLoop> kj_;
-  kj::Own<kj::ConnectionReceiver> listener_;
-  kj::Own<kj::ConnectionReceiver> stream_listener_;
-  std::vector<std::unique_ptr<InboundFrames>> inbound_frames_;
   TaskLogger task_logger_;
-  // Outlives links_ and tasks_: what they drop may be pulls of its own.
-  ObjectTransfer transfer_{node_, *this};
+  // Outlives peers_ and tasks_: what they drop may be pulls of its own.
+  ObjectTransfer transfer_{node_, peers_};
+  PeerLinks peers_;
   kj::Own<kj::TaskSet> tasks_;
-  std::map<NodeId, std::unique_ptr<PeerLink>> links_;
-  std::uint64_t link_generations_ = 0;
-  std::vector<std::unique_ptr<Inbound>> inbound_;
   std::unique_ptr<ControlStore> store_;  // head only
   std::unique_ptr<ControlPlane> control_;
   std::optional<Reactor::TimerId> heartbeat_timer_;              // set while the cluster runs
@@ -378,8 +319,6 @@ class Cluster final : public ClusterLink, private ObjectTransfer::Peers {
   std::vector<InDoubt> in_doubt_;
   std::unordered_map<std::uint64_t, std::shared_ptr<ActorRecord>> hosted_actors_;
   std::map<std::uint64_t, kj::ForkedPromise<void>> actor_creations_;  // reactor thread
-  std::set<Reactor::TimerId> delivery_timers_;  // deliveries waiting to go again
-  bool deliveries_closed_ = false;              // stopping
   ControlStore::Clock::time_point last_broadcast_{};
   std::uint64_t broadcast_version_ = 0;
   std::uint64_t saved_changes_ = 0;

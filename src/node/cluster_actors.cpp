@@ -23,7 +23,7 @@ kj::Promise<wire::Peer::Client> Cluster::peer_of(NodeId node) {
   auto paf = kj::newPromiseAndFulfiller<wire::Peer::Client>();
   auto connected = kj::heap<Connected>();
   connected->fulfiller = kj::mv(paf.fulfiller);
-  with_peer(node, [c = kj::mv(connected)](wire::Peer::Client& peer) mutable {
+  peers_.with_peer(node, [c = kj::mv(connected)](wire::Peer::Client& peer) mutable {
     c->fulfiller->fulfill(kj::cp(peer));
   });
   return kj::mv(paf.promise);
@@ -121,7 +121,7 @@ void Cluster::kill_remote(NodeId home, std::uint64_t actor_id) {
     if (!alive_locked(home)) return;  // nothing left to tell
   }
   on_reactor([this, home, actor_id] {
-    deliver(home, [actor_id](wire::Peer::Client& peer) {
+    peers_.deliver(home, [actor_id](wire::Peer::Client& peer) {
       auto req = peer.killActorRequest();
       req.setActorId(actor_id);
       return req.send().ignoreResult();

@@ -2,7 +2,7 @@
 // dead may have been cut off or stalled rather than gone, and its work was
 // given to others: when it comes back, the head refuses its heartbeats and
 // registration and its peers refuse its connections (services.cpp,
-// cluster_streams.cpp), and the node itself stops as that incarnation.
+// task_streams.cpp), and the node itself stops as that incarnation.
 #include <fmt/format.h>
 
 #include "node/cluster.hpp"

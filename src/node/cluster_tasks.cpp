@@ -201,7 +201,7 @@ void Cluster::send_tasks(NodeId target, std::vector<TaskSpec*> specs) {
   auto frame = kj::heap<capnp::MallocMessageBuilder>();
   auto list = frame->initRoot<wire::StreamFrame>().initTasks(static_cast<unsigned>(specs.size()));
   for (unsigned i = 0; i < specs.size(); ++i) fill_spec(list[i], *specs[i]);
-  send_frame(target, kj::mv(frame));
+  peers_.send_frame(target, kj::mv(frame));
 }
 
 void Cluster::retry_or_fail(TaskSpecPtr spec, NodeId node, bool died) {
@@ -404,7 +404,7 @@ void Cluster::send_results(NodeId owner, std::span<const ObjectHandle> items) {
       b.setHolder(node_.node_id());
     }
   }
-  send_frame(owner, kj::mv(frame));
+  peers_.send_frame(owner, kj::mv(frame));
 }
 
 // --- the owning side --------------------------------------------------------------

@@ -41,16 +41,12 @@ void Cluster::register_with_head(wire::Head::Client head) {
 
 void Cluster::with_head(kj::Function<kj::Promise<void>(wire::Head::Client&)> send) {
   on_reactor([this, send = kj::mv(send)]() mutable {
-    auto it = links_.find(0);
-    if (it == links_.end()) return;
-    KJ_IF_MAYBE (head, it->second->head) tasks_->add(send(*head));
+    if (wire::Head::Client* head = peers_.head()) tasks_->add(send(*head));
   });
 }
 
 wire::Head::Client& Cluster::head_client() {
-  if (auto it = links_.find(0); it != links_.end()) {
-    KJ_IF_MAYBE (head, it->second->head) return *head;
-  }
+  if (wire::Head::Client* head = peers_.head()) return *head;
   kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "not connected to the head"));
 }
 
@@ -61,21 +57,19 @@ void Cluster::heartbeat() {
     recheck_in_doubt();
     if (is_head_) {
       head_tick();
-    } else if (auto it = links_.find(0); it != links_.end()) {
-      KJ_IF_MAYBE (head, it->second->head) {
-        auto req = head->heartbeatRequest();
-        req.setNodeId(node_.node_id());
-        to_wire(req.initLoad(), local_load());
-        tasks_->add(req.send().ignoreResult().catch_([this](kj::Exception&& e) {
-          try {
-            std::rethrow_exception(error_from_kj(e));
-          } catch (const NodeFencedError& verdict) {
-            fence(verdict.what());
-          } catch (const Error&) {
-            kj::throwFatalException(kj::mv(e));  // logged, as any failed request
-          }
-        }));
-      }
+    } else if (wire::Head::Client* head = peers_.head()) {
+      auto req = head->heartbeatRequest();
+      req.setNodeId(node_.node_id());
+      to_wire(req.initLoad(), local_load());
+      tasks_->add(req.send().ignoreResult().catch_([this](kj::Exception&& e) {
+        try {
+          std::rethrow_exception(error_from_kj(e));
+        } catch (const NodeFencedError& verdict) {
+          fence(verdict.what());
+        } catch (const Error&) {
+          kj::throwFatalException(kj::mv(e));  // logged, as any failed request
+        }
+      }));
     }
     // Unless the tick stopped the cluster (its timer is gone then).
     if (heartbeat_timer_) heartbeat();
@@ -104,7 +98,7 @@ void Cluster::broadcast_view() {
   adopt_view(v);
   for (const auto& n : v.nodes) {
     if (!n.alive || n.info.id == node_.node_id()) continue;
-    with_peer(n.info.id, [v](wire::Peer::Client& peer) {
+    peers_.with_peer(n.info.id, [v](wire::Peer::Client& peer) {
       auto req = peer.updateViewRequest();
       to_wire(req.initView(), v);
       req.send().detach([](kj::Exception&&) {});
@@ -169,16 +163,7 @@ void Cluster::release_bundles() {
 }
 
 void Cluster::node_died(NodeId node) {
-  links_.erase(node);
-  // Its connections to us too, so a node that was only cut off cannot act
-  // as its old self when the link heals: it reconnects, and the Gate refuses
-  // it. The head keeps the control connection, where the node's next
-  // heartbeat learns it was fenced. Closed on a later turn: this may run in
-  // a call on one of them.
-  tasks_->add(kj::evalLater([this, node] {
-    if (!is_head_) std::erase_if(inbound_, [node](const auto& in) { return in->from == node; });
-    std::erase_if(inbound_frames_, [node](const auto& in) { return in->from == node; });
-  }));
+  peers_.drop_node(node, is_head_);
   // Handles to actors that lived there now fail their calls at once.
   std::vector<std::shared_ptr<ActorRecord>> orphans;
   {

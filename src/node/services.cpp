@@ -49,7 +49,7 @@ kj::Promise<void> GateService::hello(HelloContext context) {
   auto hello = context.getParams().getHello();
   // A nonce proves one hello: a second on this connection needs a new challenge.
   const std::optional<Nonce> nonce = std::exchange(nonce_, std::nullopt);
-  std::string reason = cluster_.check_hello(hello, nonce);
+  std::string reason = cluster_.peers().check_hello(hello, nonce);
   if (reason.empty() && hello.getRole() == wire::Role::NODE &&
       cluster_.declared_dead(hello.getInfo().getNodeId())) {
     reason = fmt::format("node {:x} was declared dead by the head; it must rejoin as a new node",

@@ -1,11 +1,13 @@
-// detail::Cluster: task streams, the one-way connections that carry task
+// detail::PeerLinks: task streams, the one-way connections that carry task
 // specs and results beside each RPC connection (StreamFrame in weft.capnp).
 #include <capnp/serialize-async.h>
 
 #include <fmt/format.h>
 
-#include "node/cluster.hpp"
+#include "node/peer_links.hpp"
 #include "node/wire.hpp"
+#include "node/wire_error.hpp"
+#include "weft/core/log.hpp"
 
 namespace weft::detail {
 
@@ -21,7 +23,7 @@ capnp::ReaderOptions hello_options() {
 
 // --- receiving ----------------------------------------------------------------------
 
-void Cluster::on_stream(kj::Own<kj::AsyncIoStream> stream) {
+void PeerLinks::on_stream(kj::Own<kj::AsyncIoStream> stream) {
   auto in = std::make_unique<InboundFrames>();
   in->stream = kj::mv(stream);
   InboundFrames* raw = in.get();
@@ -34,12 +36,12 @@ void Cluster::on_stream(kj::Own<kj::AsyncIoStream> stream) {
             }
             const auto h = frame.getHello();
             const auto proof = h.getTokenProof();
-            if (!verify_stream_hello(options_.token, h.getNodeId(),
+            if (!verify_stream_hello(token_, h.getNodeId(),
                                      std::span(proof.begin(), proof.size()))) {
               return KJ_EXCEPTION(FAILED, "wrong cluster token");
             }
             raw->from = frame.getHello().getNodeId();
-            if (declared_dead(raw->from)) {
+            if (owner_.declared_dead(raw->from)) {
               return KJ_EXCEPTION(FAILED, fmt::format("node {:x} was declared dead by the head; "
                                                       "it must rejoin as a new node",
                                                       raw->from));
@@ -61,17 +63,17 @@ void Cluster::on_stream(kj::Own<kj::AsyncIoStream> stream) {
   inbound_frames_.push_back(std::move(in));
 }
 
-kj::Promise<void> Cluster::read_frames(InboundFrames& in) {
+kj::Promise<void> PeerLinks::read_frames(InboundFrames& in) {
   return capnp::tryReadMessage(*in.stream, reader_options())
       .then([this, &in](kj::Maybe<kj::Own<capnp::MessageReader>> maybe) -> kj::Promise<void> {
         KJ_IF_MAYBE (message, maybe) {
           auto frame = (*message)->getRoot<wire::StreamFrame>();
           switch (frame.which()) {
             case wire::StreamFrame::TASKS:
-              receive_tasks(frame.getTasks());
+              owner_.tasks_arrived(frame.getTasks());
               break;
             case wire::StreamFrame::RESULTS:
-              receive_results(frame.getResults());
+              owner_.results_arrived(frame.getResults());
               break;
             default:
               return KJ_EXCEPTION(FAILED, "a frame of unknown kind");
@@ -84,21 +86,21 @@ kj::Promise<void> Cluster::read_frames(InboundFrames& in) {
 
 // --- sending ------------------------------------------------------------------------
 
-void Cluster::connect_frames(NodeId node, std::uint16_t stream_port) {
+void PeerLinks::connect_frames(NodeId node, std::uint16_t stream_port) {
   auto it = links_.find(node);
   if (it == links_.end() || it->second->frames) return;
   const std::uint64_t gen = it->second->generation;
   tasks_->add(transport_.connect(it->second->host, stream_port)
                   .then([this, node, gen](kj::Own<kj::AsyncIoStream> stream) {
-                    PeerLink* live = live_link(node, gen);
+                    Link* live = live_link(node, gen);
                     if (live == nullptr || live->broken || live->frames) return;
-                    PeerLink& link = *live;
+                    Link& link = *live;
                     link.frames = kj::mv(stream);
                     auto hello = kj::heap<capnp::MallocMessageBuilder>();
                     auto h = hello->initRoot<wire::StreamFrame>().initHello();
-                    const Proof proof = prove_stream_hello(options_.token, node_.node_id());
+                    const Proof proof = prove_stream_hello(token_, self_);
                     h.setTokenProof(kj::arrayPtr(proof.data(), proof.size()));
-                    h.setNodeId(node_.node_id());
+                    h.setNodeId(self_);
                     write_frame(link, kj::mv(hello));
                     watch_frames(link);
                     auto waiting = std::move(link.frames_waiting);
@@ -107,7 +109,7 @@ void Cluster::connect_frames(NodeId node, std::uint16_t stream_port) {
                   .catch_([this, node, gen](kj::Exception&& e) { link_failed(node, gen, e); }));
 }
 
-void Cluster::watch_frames(PeerLink& link) {
+void PeerLinks::watch_frames(Link& link) {
   auto byte = kj::heapArray<kj::byte>(1);
   kj::byte* into = byte.begin();
   link.frames_watch = link.frames->tryRead(into, 1, 1)
@@ -119,8 +121,8 @@ void Cluster::watch_frames(PeerLink& link) {
                                                kj::Exception&& e) { link_failed(node, gen, e); });
 }
 
-void Cluster::send_frame(NodeId node, kj::Own<capnp::MallocMessageBuilder> frame) {
-  PeerLink& link = link_to(node);
+void PeerLinks::send_frame(NodeId node, kj::Own<capnp::MallocMessageBuilder> frame) {
+  Link& link = link_to(node);
   if (link.broken) return;  // the node's death re-sends or fails what it held
   if (link.frames) {
     write_frame(link, kj::mv(frame));
@@ -129,7 +131,7 @@ void Cluster::send_frame(NodeId node, kj::Own<capnp::MallocMessageBuilder> frame
   }
 }
 
-void Cluster::write_frame(PeerLink& link, kj::Own<capnp::MallocMessageBuilder> frame) {
+void PeerLinks::write_frame(Link& link, kj::Own<capnp::MallocMessageBuilder> frame) {
   kj::AsyncIoStream& stream = *link.frames;
   const NodeId node = link.id;
   const std::uint64_t gen = link.generation;
