@@ -16,9 +16,6 @@
 
 #include "node/services.hpp"
 #include "node/wire.hpp"
-#include "weft/core/detached.hpp"
-#include "weft/object/put_get.hpp"
-#include "weft/remote/invoke.hpp"
 
 namespace weft::detail {
 
@@ -111,8 +108,7 @@ void Cluster::start() {
 Cluster::~Cluster() noexcept {
   leave();
   stop_on_reactor_sync();
-  std::lock_guard lock(lifeline_->mutex);
-  lifeline_->alive = false;
+  lifeline_.end();
 }
 
 void Cluster::leave() noexcept {
@@ -154,6 +150,7 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
   tasks_ = kj::heap<kj::TaskSet>(task_logger_);
   transfer_.open(task_logger_);
   peers_.open(task_logger_, options.bind_host, options.listen_port);
+  router_.open(task_logger_);
   // From now on the head's view says which bundles this node holds; until
   // the first arrives, work placed in any group waits for it.
   node_.scheduler_.hold_bundles({}, 0);
@@ -180,19 +177,13 @@ void Cluster::start_on_reactor(const ClusterOptions& options) {
 void Cluster::stop_on_reactor() {
   // Pulls dropped from here on fail their objects and start no others.
   transfer_.close();
-  tasks_sending_.clear();
-  results_sending_.clear();
-  in_doubt_.clear();
+  router_.close();
   if (store_) save_snapshot(true);
   if (heartbeat_timer_) node_.reactor().cancel(*heartbeat_timer_);
   heartbeat_timer_.reset();
   liveness_.reset();
   hosted_actors_.clear();
   actor_creations_.clear();
-  {
-    std::lock_guard lock(mutex_);
-    results_out_.clear();
-  }
   peers_.close();
   tasks_ = nullptr;
 }
@@ -265,14 +256,33 @@ void Cluster::link_broke(NodeId node) {
   // holds for that owner. No real build defines it.
   for (const auto& result : transfer_.held_for(node)) transfer_.release_held(result->id());
 #endif
-  if (!stopped()) doubt_tasks_on(node);
+  if (!stopped()) router_.link_broke(node);
 }
 
 void Cluster::link_forgotten(NodeId node) {
   // Announce again the results held for `node`: the announcements may have
   // gone with the link.
   if (stopped()) return;
-  for (auto& result : transfer_.held_for(node)) send_result(node, std::move(result));
+  for (auto& result : transfer_.held_for(node)) router_.send_result(node, std::move(result));
+}
+
+// --- tasks and actors -----------------------------------------------------------
+
+void Cluster::submit(TaskSpecPtr spec) { router_.submit(std::move(spec)); }
+
+NodeId Cluster::place_actor(const ActorOptions& options) {
+  // The constructor's arguments are not known here: actors are placed by
+  // resources and strategy alone.
+  return router_.place(
+      PlacementRequest{.demand = ResourceSet(options.resources),
+                       .strategy = options.strategy,
+                       .bundle_node = options.placement.group != 0 ? options.placement.node : 0,
+                       .what = "actor",
+                       .name = options.name.view()});
+}
+
+void Cluster::forward_call(ActorRecord& proxy, TaskSpecPtr call) {
+  router_.send(proxy.home(), std::move(call));
 }
 
 // --- weft::run and tools ------------------------------------------------------------

@@ -2,7 +2,8 @@
 //
 // Every node listens on TCP and speaks Cap'n Proto RPC (src/weft.capnp) from
 // its reactor thread, with KJ's loop running inside the reactor (kj_asio.hpp);
-// its connections are PeerLinks (peer_links.hpp). The head
+// its connections are PeerLinks (peer_links.hpp), and its tasks go where a
+// TaskRouter sends them (task_router.hpp). The head
 // also serves the control store (node table, heartbeats, actor names, KV,
 // placement groups, jobs) and pushes the cluster view to every node on change
 // and at least every 100 ms.
@@ -24,14 +25,10 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
-#include <set>
-#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -39,9 +36,11 @@
 #include "node/auth.hpp"
 #include "node/control_plane.hpp"
 #include "node/kj_asio.hpp"
+#include "node/lifeline.hpp"
 #include "node/liveness.hpp"
 #include "node/object_transfer.hpp"
 #include "node/peer_links.hpp"
+#include "node/task_router.hpp"
 #include "node/transport.hpp"
 #include "weft.capnp.h"
 #include "weft/core/log.hpp"
@@ -60,7 +59,7 @@ inline constexpr auto heartbeat_interval = std::chrono::milliseconds(50);
 // The head broadcasts its view on every change and at least this often.
 inline constexpr auto view_interval = std::chrono::milliseconds(100);
 
-class Cluster final : public ClusterLink, private PeerLinks::Owner {
+class Cluster final : public ClusterLink, private PeerLinks::Owner, private TaskRouter::Membership {
  public:
   // Over TCP.
   Cluster(Node& node, const ClusterOptions& options);
@@ -139,22 +138,6 @@ class Cluster final : public ClusterLink, private PeerLinks::Owner {
   void mark_stopped();
 
  private:
-  // A task or call sent to another node, kept until its result arrives so it
-  // can be sent again if that node dies.
-  struct RemoteTask {
-    TaskSpecPtr spec;
-    NodeId target = 0;
-  };
-  // An outgoing item: a task or actor call for `target`.
-  // Checked against remote_tasks_ when sent: by then the spec may have been
-  // failed, or routed again, by a node's death.
-  struct Outgoing {
-    NodeId target;
-    TaskSpec* spec;  // owned by remote_tasks_
-    ObjectId result;
-    std::uint32_t attempt;
-  };
-
   // --- reactor thread -------------------------------------------------------
   void start_on_reactor(const ClusterOptions& options);
   void stop_on_reactor();
@@ -166,30 +149,17 @@ class Cluster final : public ClusterLink, private PeerLinks::Owner {
   void head_link_failed(const std::string& reason, bool connected) override;
   void link_broke(NodeId node) override;
   void link_forgotten(NodeId node) override;
-  void tasks_arrived(capnp::List<wire::TaskSpec>::Reader tasks) override { receive_tasks(tasks); }
-  void results_arrived(capnp::List<wire::TaskResult>::Reader results) override {
-    receive_results(results);
+  void tasks_arrived(capnp::List<wire::TaskSpec>::Reader tasks) override {
+    router_.receive_tasks(tasks);
   }
+  void results_arrived(capnp::List<wire::TaskResult>::Reader results) override {
+    router_.receive_results(results);
+  }
+  // TaskRouter::Membership (also declared_dead, local_load).
+  bool alive(NodeId node) const override;
+  bool listed_dead(NodeId node) const override;
+  std::optional<ClusterView> view_unless(std::optional<std::uint64_t> version) const override;
 
-  void flush();
-  // Sends the queued specs, at most slice_bytes of them, and leaves the rest
-  // to a later turn, so no reactor turn builds an unbounded frame.
-  void send_task_slice();
-  void send_tasks(NodeId target, std::vector<TaskSpec*> specs);
-  void fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec);
-
-  void receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks);
-  // Sends `result` to its owner once it and `pulling` (the task's arguments
-  // still being copied here) are sealed: until then the owner keeps the
-  // arguments alive for us.
-  void watch_result(ObjectHandle result, std::vector<ObjectHandle> pulling);
-  void send_result(NodeId owner, ObjectHandle result);  // any thread
-  void flush_results();
-  // As send_task_slice, for results.
-  void send_result_slice();
-  void send_results(NodeId owner, std::span<const ObjectHandle> results);
-  void receive_results(capnp::List<wire::TaskResult>::Reader results);
-  kj::Promise<wire::Peer::Client> peer_of(NodeId node);
   Task<void> send_create_actor(NodeId target, std::uint64_t actor_id, const ActorOptions& options,
                                const std::string& class_name, std::uint64_t constructor_id,
                                const ActorArguments& args);
@@ -223,20 +193,11 @@ class Cluster final : public ClusterLink, private PeerLinks::Owner {
   // than keeping the node from stopping (any thread).
   void release_bundles();
   void node_died(NodeId node);
-  // A task sent to `node` that will not be answered, because the node died
-  // (`died`) or the link that carried it broke: routed again if it has
-  // retries left, else failed.
-  void retry_or_fail(TaskSpecPtr spec, NodeId node, bool died);
-  // The tasks sent to `node` before its link failed: if the node is still
-  // alive once its death would have been detected, they were lost with the
-  // link, and recheck_in_doubt retries or fails them.
-  void doubt_tasks_on(NodeId node);
-  void recheck_in_doubt();
   // The head refused this node as one it declared dead: its remote work
   // fails with NodeFencedError(reason), it forgets its peers and stops
   // (reactor thread).
   void fence(const std::string& reason);
-  NodeLoad local_load() const;
+  NodeLoad local_load() const override;
   // Waits (mutex_ held by `lock`) until pred() holds or `timeout` passes;
   // on the simulator's thread it runs the simulation meanwhile, with
   // mutex_ released (blocking_pump.hpp).
@@ -244,51 +205,17 @@ class Cluster final : public ClusterLink, private PeerLinks::Owner {
   bool wait_changed(std::unique_lock<std::mutex>& lock,
                     std::optional<std::chrono::milliseconds> timeout, Pred pred);
 
-  // --- any thread -----------------------------------------------------------
   // Runs `f` on the reactor inside KJ's loop, unless the cluster has stopped
-  // serving by then (a result sealed during shutdown, say).
+  // serving by then (a result sealed during shutdown, say); any thread.
   template <typename F>
   void on_reactor(F f) {
-    node_.reactor().post([this, life = lifeline_, f = std::move(f)]() mutable {
-      KjAsioEventPort::CompletionScope scope;
-      std::lock_guard lock(life->mutex);
-      if (life->alive && tasks_) f();
+    lifeline_.post(node_.reactor(), [this, f = std::move(f)]() mutable {
+      if (tasks_) f();
     });
   }
-  // Runs `f` unless the cluster is gone: for callbacks that may outlive it,
-  // such as a seal on an executor after the node let its cluster go (an
-  // actor call ending during the node's shutdown), or a posted reactor job.
-  template <typename F>
-  auto while_alive(F f) {
-    return [life = lifeline_, f = std::move(f)]() mutable {
-      std::lock_guard lock(life->mutex);
-      if (life->alive) f();
-    };
-  }
-  // After the spec's ref arguments are sealed: runs it here or sends it.
-  void route(TaskSpecPtr spec);
-  // Placement (cluster_scheduling.cpp), any thread: where `spec` (or an
-  // actor) goes, by weft::pick_node over placement_snapshot_locked() with
-  // the copies of its ref arguments this node knows of. Throws
-  // InfeasibleError.
-  NodeId pick_target(const TaskSpec& spec);
-  NodeId pick_target(PlacementRequest request);
-  // The alive nodes as placement sees them now (mutex_ held): resources from
-  // the view, this node's own free resources and tasks in flight from its
-  // scheduler, every other node's tasks in flight counting sent_.
-  std::span<const PlacementCandidate> placement_snapshot_locked();
-  void enqueue(NodeId target, TaskSpecPtr spec);
-  bool alive_locked(NodeId node) const;
-  void fail_unreachable(TaskSpecPtr spec, NodeId target);
 
   Node& node_;
-  // Cleared at the end of ~Cluster (see while_alive); recursive, as a
-  // callback it guards may seal objects whose callbacks it guards too.
-  struct Lifeline {
-    std::recursive_mutex mutex;
-    bool alive = true;
-  };
-  std::shared_ptr<Lifeline> lifeline_ = std::make_shared<Lifeline>();
+  Lifeline lifeline_;                         // ended at the end of ~Cluster
   std::unique_ptr<Transport> own_transport_;  // TCP, unless one was given
   Transport& transport_;
   ClusterOptions options_;
@@ -298,25 +225,15 @@ class Cluster final : public ClusterLink, private PeerLinks::Owner {
   // Reactor-thread state.
   std::unique_ptr<ScopedKjLoop> kj_;
   TaskLogger task_logger_;
-  // Outlives peers_ and tasks_: what they drop may be pulls of its own.
+  // Outlives peers_, router_ and tasks_: what they drop may be pulls of its own.
   ObjectTransfer transfer_{node_, peers_};
   PeerLinks peers_;
+  TaskRouter router_{node_, *this, transfer_, peers_, lifeline_};
   kj::Own<kj::TaskSet> tasks_;
   std::unique_ptr<ControlStore> store_;  // head only
   std::unique_ptr<ControlPlane> control_;
-  std::optional<Reactor::TimerId> heartbeat_timer_;              // set while the cluster runs
-  std::unique_ptr<Liveness> liveness_;                           // see liveness.hpp
-  std::deque<Outgoing> tasks_sending_;                           // taken from outbox_, in order
-  std::deque<std::pair<NodeId, ObjectHandle>> results_sending_;  // taken from results_out_
-  bool task_slice_scheduled_ = false;
-  bool result_slice_scheduled_ = false;
-  struct InDoubt {
-    NodeId node;
-    ObjectId result;
-    std::uint32_t attempt;
-    ControlStore::Clock::time_point deadline;
-  };
-  std::vector<InDoubt> in_doubt_;
+  std::optional<Reactor::TimerId> heartbeat_timer_;  // set while the cluster runs
+  std::unique_ptr<Liveness> liveness_;               // see liveness.hpp
   std::unordered_map<std::uint64_t, std::shared_ptr<ActorRecord>> hosted_actors_;
   std::map<std::uint64_t, kj::ForkedPromise<void>> actor_creations_;  // reactor thread
   ControlStore::Clock::time_point last_broadcast_{};
@@ -328,23 +245,7 @@ class Cluster final : public ClusterLink, private PeerLinks::Owner {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   ClusterView view_;
-  std::unordered_map<ObjectId, RemoteTask> remote_tasks_;
-  std::vector<Outgoing> outbox_;
-  bool flush_scheduled_ = false;
-  std::atomic<bool> publish_pending_{false};                 // a view broadcast is posted
-  std::map<NodeId, std::vector<ObjectHandle>> results_out_;  // sealed, not yet sent
-  bool results_flush_scheduled_ = false;
-  std::map<NodeId, std::size_t> sent_;  // tasks in flight per node, for load-based routing
-  // Placement's snapshot (under mutex_): rebuilt from view_ when its version
-  // changes, the fresh parts refreshed at every pick.
-  struct PlacementSnapshot {
-    std::optional<std::uint64_t> version;
-    std::vector<PlacementCandidate> nodes;
-    std::vector<std::uint64_t> reported_in_flight;  // per entry of nodes, as the view said
-    ResourceSet reserved_here;                      // bundles the view places on this node
-    NodeId spread_cursor = 0;
-  };
-  PlacementSnapshot placement_;
+  std::atomic<bool> publish_pending_{false};  // a view broadcast is posted
   bool stopped_ = false;
   std::string refusal_;  // why the head refused this node
   std::string fenced_;   // why the head declared this node dead; empty if it did not

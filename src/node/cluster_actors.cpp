@@ -10,25 +10,6 @@ namespace weft::detail {
 
 // --- actors -------------------------------------------------------------------
 
-kj::Promise<wire::Peer::Client> Cluster::peer_of(NodeId node) {
-  // Rejected as disconnected, rather than dropped, if the link breaks first.
-  struct Connected {
-    kj::Own<kj::PromiseFulfiller<wire::Peer::Client>> fulfiller;
-    ~Connected() {
-      if (fulfiller->isWaiting()) {
-        fulfiller->reject(KJ_EXCEPTION(DISCONNECTED, "the link broke before it connected"));
-      }
-    }
-  };
-  auto paf = kj::newPromiseAndFulfiller<wire::Peer::Client>();
-  auto connected = kj::heap<Connected>();
-  connected->fulfiller = kj::mv(paf.fulfiller);
-  peers_.with_peer(node, [c = kj::mv(connected)](wire::Peer::Client& peer) mutable {
-    c->fulfiller->fulfill(kj::cp(peer));
-  });
-  return kj::mv(paf.promise);
-}
-
 Task<std::shared_ptr<ActorRecord>> Cluster::create_remote_actor(NodeId target, ActorOptions options,
                                                                 std::string class_name,
                                                                 std::uint64_t constructor_id,
@@ -65,7 +46,7 @@ Task<void> Cluster::send_create_actor(NodeId target, std::uint64_t actor_id,
                                       const ActorOptions& options, const std::string& class_name,
                                       std::uint64_t constructor_id, const ActorArguments& args) {
   co_await run_on_kj(node_.reactor(), [&] {
-    return peer_of(target).then([&](wire::Peer::Client peer) {
+    return peers_.peer(target).then([&](wire::Peer::Client peer) {
       auto req = peer.createActorRequest();
       auto spec = req.initSpec();
       spec.setActorId(actor_id);
@@ -110,16 +91,8 @@ kj::Promise<void> Cluster::creating_actor(std::uint64_t actor_id, kj::Promise<vo
   return it->second.addBranch();
 }
 
-void Cluster::forward_call(ActorRecord& proxy, TaskSpecPtr call) {
-  const NodeId home = proxy.home();
-  enqueue(home, std::move(call));
-}
-
 void Cluster::kill_remote(NodeId home, std::uint64_t actor_id) {
-  {
-    std::lock_guard lock(mutex_);
-    if (!alive_locked(home)) return;  // nothing left to tell
-  }
+  if (!alive(home)) return;  // nothing left to tell
   on_reactor([this, home, actor_id] {
     peers_.deliver(home, [actor_id](wire::Peer::Client& peer) {
       auto req = peer.killActorRequest();

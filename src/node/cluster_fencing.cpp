@@ -11,17 +11,13 @@ namespace weft::detail {
 
 void Cluster::fence(const std::string& reason) {
   ClusterView alone;
-  std::vector<TaskSpecPtr> lost;
   {
     std::lock_guard lock(mutex_);
     if (!fenced_.empty()) return;
     fenced_ = reason;
     alone = view_;
-    for (auto& [id, task] : remote_tasks_) lost.push_back(std::move(task.spec));
-    remote_tasks_.clear();
-    outbox_.clear();  // its specs were owned by remote_tasks_
-    sent_.clear();
   }
+  std::vector<TaskSpecPtr> lost = router_.take_sent();
   // Every other node is gone to this one: actor handles fail, results kept
   // for other owners go, and work goes nowhere else.
   alone.version = UINT64_MAX;

@@ -54,7 +54,7 @@ void Cluster::heartbeat() {
   heartbeat_timer_ = node_.reactor().call_after(heartbeat_interval, [this] {
     KjAsioEventPort::CompletionScope scope;
     if (liveness_) liveness_->reactor_turned();
-    recheck_in_doubt();
+    router_.recheck_in_doubt();
     if (is_head_) {
       head_tick();
     } else if (wire::Head::Client* head = peers_.head()) {
@@ -176,20 +176,29 @@ void Cluster::node_died(NodeId node) {
   // Its results held here will never be copied, nor what it held pulled.
   transfer_.node_died(node);
   // Send again, elsewhere, every task that was running there (lineage).
-  std::vector<TaskSpecPtr> again;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto it = remote_tasks_.begin(); it != remote_tasks_.end();) {
-      if (it->second.target == node) {
-        again.push_back(std::move(it->second.spec));
-        it = remote_tasks_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    sent_.erase(node);
+  router_.node_died(node);
+}
+
+bool Cluster::alive(NodeId node) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& n : view_.nodes) {
+    if (n.info.id == node) return n.alive;
   }
-  for (auto& spec : again) retry_or_fail(std::move(spec), node, true);
+  return false;
+}
+
+bool Cluster::listed_dead(NodeId node) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& n : view_.nodes) {
+    if (n.info.id == node) return !n.alive;
+  }
+  return false;
+}
+
+std::optional<ClusterView> Cluster::view_unless(std::optional<std::uint64_t> version) const {
+  std::lock_guard lock(mutex_);
+  if (version == view_.version) return std::nullopt;
+  return view_;
 }
 
 }  // namespace weft::detail

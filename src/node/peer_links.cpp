@@ -262,6 +262,25 @@ void PeerLinks::with_peer(NodeId node, kj::Function<void(wire::Peer::Client&)> s
   }
 }
 
+kj::Promise<wire::Peer::Client> PeerLinks::peer(NodeId node) {
+  // Rejected as disconnected, rather than dropped, if the link breaks first.
+  struct Connected {
+    kj::Own<kj::PromiseFulfiller<wire::Peer::Client>> fulfiller;
+    ~Connected() {
+      if (fulfiller->isWaiting()) {
+        fulfiller->reject(KJ_EXCEPTION(DISCONNECTED, "the link broke before it connected"));
+      }
+    }
+  };
+  auto paf = kj::newPromiseAndFulfiller<wire::Peer::Client>();
+  auto connected = kj::heap<Connected>();
+  connected->fulfiller = kj::mv(paf.fulfiller);
+  with_peer(node, [c = kj::mv(connected)](wire::Peer::Client& peer) mutable {
+    c->fulfiller->fulfill(kj::cp(peer));
+  });
+  return kj::mv(paf.promise);
+}
+
 // --- deliveries -------------------------------------------------------------------
 
 // One sending of a message `deliver` sends until it is answered.

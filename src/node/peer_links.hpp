@@ -81,6 +81,9 @@ class PeerLinks final : public ObjectTransfer::Peers {
   // The head's capability while connected to it, else null.
   wire::Head::Client* head();
 
+  // `node`'s capability once connected; rejected as DISCONNECTED if the
+  // link breaks first.
+  kj::Promise<wire::Peer::Client> peer(NodeId node);
   // ObjectTransfer::Peers.
   void with_peer(NodeId node, kj::Function<void(wire::Peer::Client&)> send) override;
   void deliver(NodeId node, std::function<kj::Promise<void>(wire::Peer::Client&)> request) override;

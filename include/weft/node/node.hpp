@@ -185,6 +185,8 @@ class Node final : public Runtime {
   Task<std::shared_ptr<detail::ActorRecord>> find_named_actor(std::string name) override;
   std::shared_ptr<detail::ActorRecord> resolve_actor(NodeId home, std::uint64_t actor_id,
                                                      std::string_view class_name) override;
+  // The record with this id on this node (its instance or a proxy), or null.
+  std::shared_ptr<detail::ActorRecord> actor(std::uint64_t actor_id);
   void forward_call(detail::ActorRecord& proxy, detail::TaskSpecPtr call) override;
   void actor_died(detail::ActorRecord& actor) noexcept override;
   Task<PlacementGroup> create_placement_group(PlacementStrategy strategy,

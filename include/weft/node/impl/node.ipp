@@ -213,14 +213,15 @@ Task<std::shared_ptr<detail::ActorRecord>> Node::find_named_actor(std::string na
   co_return resolve_actor(where->home, where->actor_id, where->class_name);
 }
 
+std::shared_ptr<detail::ActorRecord> Node::actor(std::uint64_t actor_id) {
+  std::lock_guard lock(actors_mutex_);
+  auto it = actors_by_id_.find(actor_id);
+  return it != actors_by_id_.end() ? it->second.lock() : nullptr;
+}
+
 std::shared_ptr<detail::ActorRecord> Node::resolve_actor(NodeId home, std::uint64_t actor_id,
                                                          std::string_view class_name) {
-  {
-    std::lock_guard lock(actors_mutex_);
-    if (auto it = actors_by_id_.find(actor_id); it != actors_by_id_.end()) {
-      if (auto record = it->second.lock()) return record;
-    }
-  }
+  if (auto record = actor(actor_id)) return record;
   if (home == options_.id) {
     throw ActorDiedError(
         fmt::format("actor {} {:#x} no longer exists on this node", class_name, actor_id));

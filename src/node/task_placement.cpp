@@ -1,8 +1,9 @@
-// detail::Cluster: where tasks and actors run. The decision is weft::pick_node
-// (placement.hpp); this file only gathers the snapshot it decides over.
+// detail::TaskRouter: where tasks and actors run. The decision is
+// weft::pick_node (placement.hpp); this file only gathers the snapshot it
+// decides over.
 #include <algorithm>
 
-#include "node/cluster.hpp"
+#include "node/task_router.hpp"
 
 namespace weft::detail {
 
@@ -20,14 +21,14 @@ void add_copies(std::vector<ArgumentCopies>& out, const ObjectHandle& ref, NodeI
 
 }  // namespace
 
-std::span<const PlacementCandidate> Cluster::placement_snapshot_locked() {
+std::span<const PlacementCandidate> TaskRouter::placement_snapshot_locked() {
   const NodeId self = node_.node_id();
   PlacementSnapshot& p = placement_;
-  if (p.version != view_.version) {
-    p.version = view_.version;
+  if (auto view = membership_.view_unless(p.version)) {
+    p.version = view->version;
     p.nodes.clear();
     p.reported_in_flight.clear();
-    for (const auto& n : view_.nodes) {
+    for (const auto& n : view->nodes) {
       if (!n.alive && n.info.id != self) continue;
       p.nodes.push_back({.id = n.info.id,
                          .available = ResourceSet(n.load.available),
@@ -35,7 +36,7 @@ std::span<const PlacementCandidate> Cluster::placement_snapshot_locked() {
       p.reported_in_flight.push_back(n.load.tasks_in_flight);
     }
     p.reserved_here = ResourceSet();
-    for (const auto& g : view_.placement_groups) {
+    for (const auto& g : view->placement_groups) {
       for (std::size_t i = 0; i < g.bundle_nodes.size() && i < g.bundles.size(); ++i) {
         if (g.bundle_nodes[i] == self) p.reserved_here += ResourceSet(g.bundles[i]);
       }
@@ -47,8 +48,8 @@ std::span<const PlacementCandidate> Cluster::placement_snapshot_locked() {
       // The view's report of this node is up to a heartbeat old; its own
       // scheduler knows now. Its report counts bundles as free, as the head
       // expects, so they come off here as they do on the head.
-      n.available = (ResourceSet(local_load().available) - p.reserved_here).clamped();
-      n.tasks_in_flight = node_.scheduler_.tasks_in_flight();
+      n.available = (ResourceSet(membership_.local_load().available) - p.reserved_here).clamped();
+      n.tasks_in_flight = node_.scheduler().tasks_in_flight();
     } else {
       const auto s = sent_.find(n.id);
       const std::uint64_t sent = s == sent_.end() ? 0 : s->second;
@@ -58,36 +59,25 @@ std::span<const PlacementCandidate> Cluster::placement_snapshot_locked() {
   return p.nodes;
 }
 
-NodeId Cluster::pick_target(PlacementRequest request) {
+NodeId TaskRouter::place(PlacementRequest request) {
   request.local = node_.node_id();
   std::lock_guard lock(mutex_);
   return pick_node(request, placement_snapshot_locked(), placement_.spread_cursor);
 }
 
-NodeId Cluster::pick_target(const TaskSpec& spec) {
+NodeId TaskRouter::pick_target(const TaskSpec& spec) {
   const NodeId self = node_.node_id();
   const TaskOptions& o = spec.opts();
   std::vector<ArgumentCopies> arguments;
   for (const auto* refs : {&spec.refs, &spec.nested_refs}) {
     for (const auto& r : *refs) add_copies(arguments, r, self);
   }
-  return pick_target({.demand = ResourceSet(o.resources),
-                      .strategy = o.strategy,
-                      .bundle_node = o.placement.group != 0 ? o.placement.node : 0,
-                      .arguments = arguments,
-                      .what = "task",
-                      .name = spec.name});
-}
-
-NodeId Cluster::place_actor(const ActorOptions& options) {
-  // The constructor's arguments are not known here: actors are placed by
-  // resources and strategy alone.
-  return pick_target(
-      PlacementRequest{.demand = ResourceSet(options.resources),
-                       .strategy = options.strategy,
-                       .bundle_node = options.placement.group != 0 ? options.placement.node : 0,
-                       .what = "actor",
-                       .name = options.name.view()});
+  return place({.demand = ResourceSet(o.resources),
+                .strategy = o.strategy,
+                .bundle_node = o.placement.group != 0 ? o.placement.node : 0,
+                .arguments = arguments,
+                .what = "task",
+                .name = spec.name});
 }
 
 }  // namespace weft::detail
