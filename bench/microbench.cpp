@@ -269,7 +269,7 @@ weft::Task<void> wait_1k_refs() {
     std::vector<weft::ObjectRef<int>> refs;
     refs.reserve(1000);
     for (int i = 0; i < 1000; ++i) refs.push_back(weft::submit<&microbench_noop>());
-    auto result = co_await weft::wait(std::move(refs), 1000);
+    auto result = co_await weft::wait(std::move(refs), {.num_returns = 1000});
     keep(result);
     co_return 1;
   });

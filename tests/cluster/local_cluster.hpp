@@ -290,7 +290,7 @@ inline weft::TaskOptions on(weft::NodeId id, bool soft = false) {
 template <typename T>
 weft::Task<T> within(weft::ObjectRef<T> ref, std::chrono::milliseconds timeout = 10s) {
   std::vector<weft::ObjectRef<T>> refs{std::move(ref)};
-  auto waited = co_await weft::wait(std::move(refs), 1, timeout);
+  auto waited = co_await weft::wait(std::move(refs), {.timeout = timeout});
   if (waited.ready.empty()) {
     throw weft::TimeoutError(fmt::format("no result within {} ms", timeout.count()));
   }

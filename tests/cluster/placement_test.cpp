@@ -185,7 +185,7 @@ TEST_CASE("a bundle holding all of a worker's cpu keeps other work there out unt
     s.in_bundle_pid = co_await within(weft::submit<&cluster_pid>(in_bundle));
     // An ordinary task pinned to the worker finds no cpu outside the bundle.
     std::vector<weft::ObjectRef<int>> pinned{weft::submit<&cluster_pid>(on(worker))};
-    auto waited = co_await weft::wait(pinned, 1, std::chrono::milliseconds(300));
+    auto waited = co_await weft::wait(pinned, {.timeout = std::chrono::milliseconds(300)});
     s.pinned_held_back = waited.ready.empty();
     // An actor placed in the bundle takes its cpu there, leaving none for a second.
     const weft::ActorOptions actor_in_bundle{.resources = {.cpu = worker_cpu}, .placement = there};

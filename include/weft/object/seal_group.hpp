@@ -56,6 +56,9 @@ class SealGroup {
   // seal). The object must outlive the group's completion, and for a group
   // completed early, its cancel(). Armer only.
   void watch(ObjectState* object) noexcept;
+  // Completes the group as soon as one object is sealed with an error.
+  // Armer only, before the first watch().
+  void complete_on_error() noexcept { complete_on_error_ = true; }
 
   // Ends registration; room not watched counts as objects found sealed. True
   // if the group is complete: complete() is then not called, and the caller
@@ -116,6 +119,7 @@ class SealGroup {
   std::uint32_t needed_ = 0;
   std::uint32_t used_ = 0;        // nodes handed out by watch(); armer only
   std::uint32_t registered_ = 0;  // of those, registered on a pending object
+  bool complete_on_error_ = false;
 };
 
 template <typename G, typename... Args>
@@ -145,7 +149,11 @@ G* SealGroup::make(std::size_t objects, std::size_t needed, Args&&... args) {
 inline void SealGroup::watch(ObjectState* object) noexcept {
   assert(used_ < capacity_ && "SealGroup: more objects watched than it has room for");
   Node* node = ::new (nodes_ + used_++) Node{{nullptr, &SealGroup::on_sealed}, this, object};
-  if (object->add_waiter(node)) ++registered_;
+  if (object->add_waiter(node)) {
+    ++registered_;
+  } else if (complete_on_error_ && object->error()) {
+    complete_now();
+  }
 }
 
 // Calls `done()` once every object in `objects` is sealed: at once on the

@@ -114,7 +114,12 @@ void collect_ref(TaskSpec& spec, const A& a, std::size_t index) {
 template <typename... P, typename... A>
 void encode_arguments(TypeList<P...>, TaskSpec& spec, const A&... args) {
   static_assert(sizeof...(P) == sizeof...(A), "weft: wrong number of arguments");
-  static_assert(sizeof...(P) <= 64, "weft: at most 64 parameters");
+  // A spec marks which arguments are refs in one 64-bit word (ref_mask,
+  // wait_mask), which keeps every task's spec and wire message small.
+  static_assert(sizeof...(P) <= 64,
+                "weft: a task or actor method takes at most 64 parameters (the spec marks its "
+                "ref arguments in one 64-bit word); pass more values as a struct, a std::tuple "
+                "or a std::vector, which may hold refs too");
   (check_argument<P, A>(), ...);
   SizeCounter counter;
   (encode_argument<P>(counter, args), ...);

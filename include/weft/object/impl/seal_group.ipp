@@ -5,6 +5,8 @@ namespace weft::detail {
 
 void SealGroup::on_sealed(ObjectWaiter* w) noexcept {
   SealGroup* g = static_cast<Node*>(w)->group;
+  // While this waiter still holds its reference.
+  if (g->complete_on_error_ && static_cast<Node*>(w)->object->error()) g->complete_now();
   // Read first: once this waiter lets go of its reference, the group may be
   // freed by another thread unless this seal completes it.
   const std::uint64_t needed = g->needed_;

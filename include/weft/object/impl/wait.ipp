@@ -79,10 +79,12 @@ struct WaitArm {
   const std::vector<ObjectState*>& pending;
   std::size_t needed;
   WaitTimerLink* link;
+  bool fail_fast;
   WaitGroup* group = nullptr;
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) {
     group = SealGroup::make<WaitGroup>(pending.size(), needed, current_executor(), h);
+    if (fail_fast) group->complete_on_error();
     if (link != nullptr) link->link(group);
     for (auto* s : pending) group->watch(s);
     return !group->finish_arming();  // after this, the frame may already be resumed
@@ -91,12 +93,16 @@ struct WaitArm {
 };
 
 Task<void> wait_sealed(std::vector<ObjectState*> states, std::size_t num_returns,
-                       std::optional<std::chrono::nanoseconds> timeout) {
+                       std::optional<std::chrono::nanoseconds> timeout, bool fail_fast) {
   // Only refs still pending are watched; one sealed from here on is counted
   // through add_waiter's refusal, so none is missed.
   std::vector<ObjectState*> pending;
   for (auto* s : states) {
-    if (!s->ready()) pending.push_back(s);
+    if (!s->ready()) {
+      pending.push_back(s);
+    } else if (fail_fast && s->error()) {
+      co_return;
+    }
   }
   const std::size_t sealed = states.size() - pending.size();
   if (sealed >= num_returns) co_return;
@@ -114,7 +120,7 @@ Task<void> wait_sealed(std::vector<ObjectState*> states, std::size_t num_returns
 
   // Named, not a braced temporary: GCC 12 destroys a braced aggregate awaiter
   // twice when it suspends.
-  WaitArm arm{pending, num_returns - sealed, link.get()};
+  WaitArm arm{pending, num_returns - sealed, link.get(), fail_fast};
   co_await arm;
 
   if (link) link->unlink();
