@@ -245,7 +245,8 @@ class Cluster final : public ClusterLink, private PeerLinks::Owner, private Task
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   ClusterView view_;
-  std::atomic<bool> publish_pending_{false};  // a view broadcast is posted
+  std::atomic<std::uint64_t> view_version_{0};  // view_.version, read without mutex_
+  std::atomic<bool> publish_pending_{false};    // a view broadcast is posted
   bool stopped_ = false;
   std::string refusal_;  // why the head refused this node
   std::string fenced_;   // why the head declared this node dead; empty if it did not

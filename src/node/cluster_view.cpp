@@ -138,6 +138,7 @@ void Cluster::adopt_view(ClusterView v) {
       }
     }
     view_ = std::move(v);
+    view_version_.store(view_.version, std::memory_order_release);
   }
   changed_.notify_all();
   for (NodeId d : died) node_died(d);
@@ -196,6 +197,8 @@ bool Cluster::listed_dead(NodeId node) const {
 }
 
 std::optional<ClusterView> Cluster::view_unless(std::optional<std::uint64_t> version) const {
+  // Every placement asks; the view rarely changes between two.
+  if (version == view_version_.load(std::memory_order_acquire)) return std::nullopt;
   std::lock_guard lock(mutex_);
   if (version == view_.version) return std::nullopt;
   return view_;
