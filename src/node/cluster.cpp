@@ -223,10 +223,9 @@ NodeLoad Cluster::local_load() const {
 
 std::optional<std::pair<std::string, std::uint16_t>> Cluster::address_of(NodeId node) const {
   std::lock_guard lock(mutex_);
-  for (const auto& n : view_.nodes) {
-    if (n.info.id == node) return std::pair(n.info.host, n.info.port);
-  }
-  return std::nullopt;
+  const NodeView* n = listed_locked(node);
+  if (n == nullptr) return std::nullopt;
+  return std::pair(n->info.host, n->info.port);
 }
 
 wire::Gate::Client Cluster::gate(NodeId& from) { return kj::heap<GateService>(*this, from); }

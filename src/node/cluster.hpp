@@ -159,6 +159,8 @@ class Cluster final : public ClusterLink, private PeerLinks::Owner, private Task
   bool alive(NodeId node) const override;
   bool listed_dead(NodeId node) const override;
   std::optional<ClusterView> view_unless(std::optional<std::uint64_t> version) const override;
+  // The view's entry for `node` (mutex_ held), or null if it lists none.
+  const NodeView* listed_locked(NodeId node) const;
 
   Task<void> send_create_actor(NodeId target, std::uint64_t actor_id, const ActorOptions& options,
                                const std::string& class_name, std::uint64_t constructor_id,

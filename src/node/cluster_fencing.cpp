@@ -47,11 +47,7 @@ std::string Cluster::fenced() const {
 
 bool Cluster::declared_dead(NodeId id) const {
   if (is_head_) return store_ && store_->fenced(id);
-  std::lock_guard lock(mutex_);
-  for (const auto& n : view_.nodes) {
-    if (n.info.id == id) return !n.alive;
-  }
-  return false;
+  return listed_dead(id);
 }
 
 }  // namespace weft::detail

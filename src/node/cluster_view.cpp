@@ -180,20 +180,23 @@ void Cluster::node_died(NodeId node) {
   router_.node_died(node);
 }
 
+const NodeView* Cluster::listed_locked(NodeId node) const {
+  for (const auto& n : view_.nodes) {
+    if (n.info.id == node) return &n;
+  }
+  return nullptr;
+}
+
 bool Cluster::alive(NodeId node) const {
   std::lock_guard lock(mutex_);
-  for (const auto& n : view_.nodes) {
-    if (n.info.id == node) return n.alive;
-  }
-  return false;
+  const NodeView* n = listed_locked(node);
+  return n != nullptr && n->alive;
 }
 
 bool Cluster::listed_dead(NodeId node) const {
   std::lock_guard lock(mutex_);
-  for (const auto& n : view_.nodes) {
-    if (n.info.id == node) return !n.alive;
-  }
-  return false;
+  const NodeView* n = listed_locked(node);
+  return n != nullptr && !n->alive;
 }
 
 std::optional<ClusterView> Cluster::view_unless(std::optional<std::uint64_t> version) const {

@@ -18,10 +18,9 @@ class Lifeline {
   Lifeline() = default;
   Lifeline(const Lifeline&) = delete;
   Lifeline& operator=(const Lifeline&) = delete;
-  // Ends it, unless end() did.
-  ~Lifeline() { end(); }
 
-  // After this no guarded callback runs, and none is running.
+  // After this no guarded callback runs, and none is running. Its owner
+  // calls it before its members go, as they are what callbacks touch.
   void end() {
     std::lock_guard lock(state_->mutex);
     state_->alive = false;

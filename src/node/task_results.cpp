@@ -98,20 +98,21 @@ void TaskRouter::flush_results() {
 void TaskRouter::send_result_slice() {
   result_slice_scheduled_ = false;
   std::map<NodeId, std::vector<ObjectHandle>> frames;  // each owner's results in order
-  {
-    std::lock_guard lock(mutex_);
-    std::size_t bytes = 0;
-    while (!results_sending_.empty()) {
-      auto& [owner, result] = results_sending_.front();
-      // An owner the view lists as dead will never copy (nor free) what it is sent.
-      if (!membership_.listed_dead(owner)) {
-        const std::size_t w = frame_weights::result_weight(result);
-        if (bytes > 0 && bytes + w > frame_weights::slice_bytes) break;
-        bytes += w;
-        frames[owner].push_back(std::move(result));
-      }
-      results_sending_.pop_front();
+  // An owner the view lists as dead will never copy (nor free) what it is
+  // sent; the view is asked once per owner a slice.
+  std::map<NodeId, bool> dead;
+  std::size_t bytes = 0;
+  while (!results_sending_.empty()) {
+    auto& [owner, result] = results_sending_.front();
+    auto [verdict, first] = dead.try_emplace(owner);
+    if (first) verdict->second = membership_.listed_dead(owner);
+    if (!verdict->second) {
+      const std::size_t w = frame_weights::result_weight(result);
+      if (bytes > 0 && bytes + w > frame_weights::slice_bytes) break;
+      bytes += w;
+      frames[owner].push_back(std::move(result));
     }
+    results_sending_.pop_front();
   }
   for (auto& [owner, items] : frames) send_results(owner, items);
   if (!results_sending_.empty()) {
