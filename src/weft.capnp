@@ -9,7 +9,7 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("weft::wire");
 
-const protocolVersion :UInt32 = 4;
+const protocolVersion :UInt32 = 5;
 
 struct ObjectId {
   owner @0 :UInt64;      # node that created the ref and counts its references
@@ -66,6 +66,8 @@ struct TaskSpec {
   options @8 :TaskOptions;
   attempt @9 :UInt32;
   actor @10 :UInt64;           # 0 for a task; the actor's id for a call
+  returns @11 :List(ObjectId); # a task of several results: each one's id, in order; its
+                               # result's value is empty and names them (nestedRefs)
 }
 
 enum ErrorKind {
@@ -77,6 +79,7 @@ enum ErrorKind {
   typeMismatch @5;
   storeFull @6;
   nodeDied @7;
+  returnCount @8;
 }
 
 struct Failure {

@@ -65,6 +65,13 @@ class ObjectLostError : public Error {
   using Error::Error;
 };
 
+// A task called for a given number of results (weft::NumReturns) returned
+// another number of values; each of its results carries this error.
+class ReturnCountError : public Error {
+ public:
+  using Error::Error;
+};
+
 // The head declared this node dead and will not have it back as itself: a
 // fenced worker rejoins as a new node; a fenced driver must be run again.
 class NodeFencedError : public Error {

@@ -27,4 +27,5 @@
 #include "weft/remote/kv.hpp"
 #include "weft/remote/placement_group.hpp"
 #include "weft/remote/registry.hpp"
+#include "weft/remote/returns.hpp"
 #include "weft/remote/submit.hpp"

@@ -138,24 +138,29 @@ ObjectHandle ObjectTransfer::materialize(wire::RefArg::Reader ref) {
   if (ObjectState* existing = store.acquire_exported(id)) return ObjectHandle::adopt(existing);
   auto handle = ObjectHandle::adopt(new ObjectState(store, id));
   handle->mark_exported();
+  fill(handle, ref);
+  return handle;
+}
+
+void ObjectTransfer::fill(const ObjectHandle& into, wire::RefArg::Reader ref) {
+  const ObjectId id = into->id();
   if (ref.hasInline()) {
     auto data = ref.getInline();
     try {
-      PayloadBuffer buf = store.allocate(data.size(), id);
+      PayloadBuffer buf = node_.store().allocate(data.size(), id);
       std::memcpy(buf.bytes().data(), data.begin(), data.size());
       std::vector<ObjectHandle> named;
       for (auto n : ref.getNestedRefs()) named.push_back(materialize(n));
-      seal_once_named_arrive(handle, std::move(buf), std::move(named));
+      seal_once_named_arrive(into, std::move(buf), std::move(named));
     } catch (...) {
-      handle->seal_error(std::current_exception());
+      into->seal_error(std::current_exception());
     }
   } else if (ref.getLocations().size() > 0) {
-    pull(ref.getLocations()[0], id, handle);
+    pull(ref.getLocations()[0], id, into);
   } else {
-    handle->seal_error(std::make_exception_ptr(
+    into->seal_error(std::make_exception_ptr(
         Error(fmt::format("object {} has no known location", id.to_string()))));
   }
-  return handle;
 }
 
 // --- pulls ---------------------------------------------------------------------

@@ -75,6 +75,8 @@ class ObjectTransfer {
   bool fill_ref(wire::RefArg::Builder b, const ObjectHandle& ref, std::size_t& inline_left);
   // The local copy of what `ref` names: inline, or pulled from its holder.
   ObjectHandle materialize(wire::RefArg::Reader ref);
+  // Seals `into`, a pending object of ref's id, as materialize seals its copy.
+  void fill(const ObjectHandle& into, wire::RefArg::Reader ref);
   // Copies `id` from `from` into `into`, sealing it with `nested` (or, if
   // empty, with what the first chunk names). If `from` dies first, `into`
   // fails with ObjectLostError, or, given `if_lost`, that runs instead (to

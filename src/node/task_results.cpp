@@ -48,6 +48,9 @@ void TaskRouter::receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks) {
     spec->set_options(from_wire(t.getOptions()));
     spec->attempt = t.getAttempt();
     spec->result = std::move(result);
+    for (auto id : t.getReturns()) {
+      spec->returns.push_back(ObjectHandle::adopt(new ObjectState(node_.store(), from_wire(id))));
+    }
     if (const std::uint64_t actor_id = t.getActor(); actor_id != 0) {
       std::shared_ptr<ActorRecord> actor = node_.actor(actor_id);
       if (!actor || actor->is_proxy()) {
@@ -179,7 +182,15 @@ void TaskRouter::receive_results(capnp::List<wire::TaskResult>::Reader results) 
     }
     ObjectHandle& result = task.spec->result;
     std::vector<ObjectHandle> nested;
-    for (auto n : r.getNestedRefs()) nested.push_back(transfer_.materialize(n));
+    if (std::vector<ObjectHandle>& returns = task.spec->returns;
+        !returns.empty() && r.getNestedRefs().size() == returns.size()) {
+      // A task of several results: its empty value names them, in order.
+      for (unsigned i = 0; i < returns.size(); ++i)
+        transfer_.fill(returns[i], r.getNestedRefs()[i]);
+      nested = returns;
+    } else {
+      for (auto n : r.getNestedRefs()) nested.push_back(transfer_.materialize(n));
+    }
     if (const NodeId holder = r.getHolder(); holder != 0) {
       std::vector<ObjectHandle> copying = nested;
       copying.push_back(result);

@@ -167,6 +167,10 @@ void TaskRouter::fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec) {
   for (unsigned i = 0; i < spec.nested_refs.size(); ++i)
     transfer_.fill_ref(nested[i], spec.nested_refs[i], inline_left);
   to_wire(b.initResult(), spec.result->id());
+  if (!spec.returns.empty()) {
+    auto returns = b.initReturns(static_cast<unsigned>(spec.returns.size()));
+    for (unsigned i = 0; i < spec.returns.size(); ++i) to_wire(returns[i], spec.returns[i]->id());
+  }
   if (spec.options != &default_task_options)
     to_wire(b.initOptions(), spec.opts());
   else

@@ -239,6 +239,9 @@ void to_wire(wire::Failure::Builder b, const std::exception_ptr& error) {
   } catch (const ObjectStoreFullError& e) {
     b.setKind(wire::ErrorKind::STORE_FULL);
     b.setMessage(e.what());
+  } catch (const ReturnCountError& e) {
+    b.setKind(wire::ErrorKind::RETURN_COUNT);
+    b.setMessage(e.what());
   } catch (const std::exception& e) {
     b.setKind(wire::ErrorKind::OBJECT_LOST);
     b.setMessage(e.what());
@@ -261,6 +264,8 @@ std::exception_ptr from_wire(wire::Failure::Reader r) {
       return std::make_exception_ptr(TypeMismatchError(message));
     case wire::ErrorKind::STORE_FULL:
       return std::make_exception_ptr(ObjectStoreFullError(message));
+    case wire::ErrorKind::RETURN_COUNT:
+      return std::make_exception_ptr(ReturnCountError(message));
     default:
       return std::make_exception_ptr(Error(message));
   }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -192,6 +193,31 @@ inline weft::Task<std::string> cluster_kv_put_refusal(std::string key, std::uint
 }
 WEFT_REMOTE(cluster_kv_put_refusal);
 
+// --- several results ---------------------------------------------------------------
+
+// A small result, a large one (pulled, past the inline limit) and the pid
+// of the node that made them.
+inline weft::Returns<int, std::vector<std::uint8_t>, int> cluster_small_large(int x,
+                                                                              std::uint64_t n) {
+  return {x + 1, cluster_bytes(n, static_cast<std::uint32_t>(x)), cluster_pid()};
+}
+WEFT_REMOTE(cluster_small_large);
+
+inline weft::Returns<int, int> cluster_pair_throws(int x) {
+  std::string message = "no pair on a worker for ";
+  message += std::to_string(x);
+  throw std::invalid_argument(message);
+}
+WEFT_REMOTE(cluster_pair_throws);
+
+// `n` values: called with NumReturns{n} (or another count, to fail).
+inline std::vector<int> cluster_count_up(int n) {
+  std::vector<int> v;
+  for (int i = 0; i < n; ++i) v.push_back(i + 100);
+  return v;
+}
+WEFT_REMOTE(cluster_count_up);
+
 // --- actors -------------------------------------------------------------------------
 
 class ClusterCounter {
@@ -199,6 +225,12 @@ class ClusterCounter {
   int add(int n) { return value_ += n; }
   int value() const { return value_; }
   int pid() const { return cluster_pid(); }
+  // The value before and after adding `n`, as two results.
+  weft::Returns<int, int> exchange_add(int n) {
+    const int before = value_;
+    value_ += n;
+    return {before, value_};
+  }
   // Adds after `ms` milliseconds: a call that stays pending for a while.
   weft::Task<int> slow_add(int n, std::int64_t ms) {
     co_await weft::sleep_for(std::chrono::milliseconds(ms));
@@ -209,7 +241,7 @@ class ClusterCounter {
   int value_ = 0;
 };
 WEFT_ACTOR(ClusterCounter, &ClusterCounter::add, &ClusterCounter::value, &ClusterCounter::pid,
-           &ClusterCounter::slow_add);
+           &ClusterCounter::slow_add, &ClusterCounter::exchange_add);
 
 // Records the sequence numbers it is sent, in arrival order.
 class ClusterRecorder {

@@ -16,6 +16,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "remote/failures.hpp"
 #include "weft/weft.hpp"
 #include "weft_test.hpp"
 
@@ -23,32 +24,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using remote_test::caught_as;
+using remote_test::failure_of;
+
 weft::NodeOptions small_node(unsigned threads = 2) {
   return {.threads = threads, .store = {.capacity = 64 << 20}};
-}
-
-// The exception `p` holds, as an E, if it is one.
-template <typename E>
-std::optional<E> caught_as(const std::exception_ptr& p) {
-  try {
-    if (p) std::rethrow_exception(p);
-  } catch (const E& e) {
-    return e;
-  } catch (...) {
-  }
-  return std::nullopt;
-}
-
-// Awaits `ref` and returns what it threw (nullptr if it resolved).
-template <typename T>
-weft::Task<std::exception_ptr> failure_of(weft::ObjectRef<T> ref) {
-  std::exception_ptr error;
-  try {
-    co_await ref;
-  } catch (...) {
-    error = std::current_exception();
-  }
-  co_return error;
 }
 
 // GCC 12 miscompiles an aggregate temporary with non-trivial members (a

@@ -38,8 +38,35 @@ class ActorHandle {
       : record_(std::move(record)) {}
 
   // Calls method M with `args`; returns at once. M must be listed in WEFT_ACTOR.
+  // A method returning Returns<T...> gives a tuple of refs (returns.hpp).
   template <auto M, typename... A>
-  ObjectRef<detail::result_value_t<M>> call(const A&... args) const {
+  detail::result_refs_t<M> call(const A&... args) const {
+    detail::TaskSpecPtr spec = method_spec<M>(args...);
+    auto refs =
+        detail::ResultRefs<detail::result_value_t<M>>::make(record_->runtime().store(), *spec);
+    record_->enqueue(std::move(spec));
+    return refs;
+  }
+
+  // M returns std::vector<U>: a std::vector of n ObjectRef<U>, one per element.
+  template <auto M, typename... A>
+  auto call(NumReturns n, const A&... args) const {
+    detail::TaskSpecPtr spec = method_spec<M>(args...);
+    auto refs =
+        detail::make_result_refs<detail::element_value_t<M>>(record_->runtime().store(), *spec, n);
+    record_->enqueue(std::move(spec));
+    return refs;
+  }
+
+  bool valid() const noexcept { return static_cast<bool>(record_); }
+  bool alive() const noexcept { return record_ && record_->alive(); }
+  std::string_view name() const noexcept { return record_->options().name.view(); }
+  const std::shared_ptr<detail::ActorRecord>& record() const noexcept { return record_; }
+
+ private:
+  // The spec of a call of M on `args`, without its results.
+  template <auto M, typename... A>
+  detail::TaskSpecPtr method_spec(const A&... args) const {
     static_assert(detail::RemoteActor<T>::registered,
                   "weft: register the class with WEFT_ACTOR(Class, &Class::method, ...)");
     constexpr int index = detail::method_index<T, M>();
@@ -52,19 +79,10 @@ class ActorHandle {
     detail::encode_arguments(typename detail::CallableTraits<decltype(M)>::params{}, *spec,
                              args...);
     spec->options = &detail::default_task_options;
-    spec->result = detail::make_pending_object(record_->runtime().store());
     spec->actor = record_;
-    ObjectRef<detail::result_value_t<M>> ref(spec->result);
-    record_->enqueue(std::move(spec));
-    return ref;
+    return spec;
   }
 
-  bool valid() const noexcept { return static_cast<bool>(record_); }
-  bool alive() const noexcept { return record_ && record_->alive(); }
-  std::string_view name() const noexcept { return record_->options().name.view(); }
-  const std::shared_ptr<detail::ActorRecord>& record() const noexcept { return record_; }
-
- private:
   std::shared_ptr<detail::ActorRecord> record_;
 };
 

@@ -20,6 +20,7 @@
 #include "weft/object/payload.hpp"
 #include "weft/object/put_get.hpp"
 #include "weft/remote/actor_record.hpp"
+#include "weft/remote/returns.hpp"
 #include "weft/remote/task_spec.hpp"
 
 namespace weft::detail {
@@ -62,6 +63,21 @@ struct ResultValue<Task<X>> {
 
 template <auto F>
 using result_value_t = typename ResultValue<typename CallableTraits<decltype(F)>::result>::type;
+
+// What a call of F gives its caller: ObjectRef<X>, or a tuple of refs for Returns<T...>.
+template <auto F>
+using result_refs_t = typename ResultRefs<result_value_t<F>>::type;
+
+// The element type of the results of F called with NumReturns.
+template <auto F>
+struct ElementValue {
+  static_assert(IsVector<result_value_t<F>>::value,
+                "weft: NumReturns{n} needs a callable returning std::vector<T>, whose n elements "
+                "become the n results; for a fixed count, return weft::Returns<A, B, ...>");
+  using type = typename result_value_t<F>::value_type;
+};
+template <auto F>
+using element_value_t = typename ElementValue<F>::type;
 
 // What an object of value type T stores: void results are an empty value.
 template <typename T>
@@ -158,11 +174,6 @@ std::tuple<std::decay_t<P>...> decode_arguments(TypeList<P...> params, const Tas
   return decode_arguments(params, std::index_sequence_for<P...>{}, spec);
 }
 
-template <typename T>
-void seal_result(TaskSpec& spec, const T& value) noexcept {
-  seal_with_value(*spec.result.get(), value);
-}
-
 // Runs a coroutine body; the decoded arguments live in this frame until it ends.
 template <typename X, typename Call, typename Args>
 DetachedCoroutine run_coroutine_body(TaskSpec* spec, Call call, Args args) {
@@ -170,10 +181,10 @@ DetachedCoroutine run_coroutine_body(TaskSpec* spec, Call call, Args args) {
   try {
     if constexpr (std::is_void_v<X>) {
       co_await std::apply(call, std::move(args));
-      seal_result(*spec, std::monostate{});
+      seal_with_value(*spec->result.get(), std::monostate{});
     } else {
       X value = co_await std::apply(call, std::move(args));
-      seal_result(*spec, value);
+      seal_value(*spec, value);
     }
   } catch (...) {
     error = std::current_exception();
@@ -194,9 +205,9 @@ void run_body(TaskSpec* spec, Call call) noexcept {
       return;
     } else if constexpr (std::is_void_v<X>) {
       std::apply(call, std::move(args));
-      seal_result(*spec, std::monostate{});
+      seal_with_value(*spec->result.get(), std::monostate{});
     } else {
-      seal_result(*spec, std::apply(call, std::move(args)));
+      seal_value(*spec, std::apply(call, std::move(args)));
     }
   } catch (...) {
     spec->complete(spec, std::current_exception());

@@ -102,10 +102,18 @@ void remember_value_type() {
     remember_type<V>();
   }
 }
+template <typename R>
+struct ResultTypes {
+  static void remember() { remember_value_type<stored_t<R>>(); }
+};
+template <typename... T>
+struct ResultTypes<Returns<T...>> {
+  static void remember() { (remember_value_type<T>(), ...); }
+};
 template <typename R, typename... P>
 void remember_signature_types(TypeList<P...>) {
   (remember_value_type<std::decay_t<P>>(), ...);
-  remember_value_type<stored_t<R>>();
+  ResultTypes<R>::remember();
 }
 
 template <auto F>

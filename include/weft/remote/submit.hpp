@@ -3,6 +3,8 @@
 //   weft::ObjectRef<double> r = weft::submit<&partial_pi>(1'000'000, seed);
 //   auto s = weft::submit<&sum>(r, 1.0);      // waits for r where it runs
 //   auto g = weft::submit<&train>(weft::TaskOptions{.resources = {.cpu = 2}}, cfg);
+//   auto [a, b] = weft::submit<&two_results>(x);               // Returns<A, B> (returns.hpp)
+//   auto parts = weft::submit<&split>(weft::NumReturns{4}, t);  // std::vector<T>, 4 refs
 //
 // Returns at once; the result resolves when the task has run. Arguments are
 // checked against the function's parameters at compile time. Callable from
@@ -11,18 +13,20 @@
 
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "weft/object/put_get.hpp"
 #include "weft/remote/invoke.hpp"
 #include "weft/remote/registry.hpp"
+#include "weft/remote/returns.hpp"
 #include "weft/remote/runtime.hpp"
 
 namespace weft {
 
 namespace detail {
+// The spec of a task running Fn on `args`, without its results.
 template <auto Fn, typename... A>
-ObjectRef<result_value_t<Fn>> submit_with(Runtime& rt, const TaskOptions* options,
-                                          const A&... args) {
+TaskSpecPtr function_spec(const TaskOptions* options, const A&... args) {
   static_assert(RemoteFunction<Fn>::registered,
                 "weft::submit: register the function with WEFT_REMOTE(fn) at global scope");
   static constexpr std::uint64_t id = fnv1a64(RemoteFunction<Fn>::name);
@@ -37,21 +41,46 @@ ObjectRef<result_value_t<Fn>> submit_with(Runtime& rt, const TaskOptions* option
   } else {
     spec->options = &default_task_options;
   }
-  spec->result = make_pending_object(rt.store());
-  ObjectRef<result_value_t<Fn>> ref(spec->result);
+  return spec;
+}
+
+template <auto Fn, typename... A>
+result_refs_t<Fn> submit_with(Runtime& rt, const TaskOptions* options, const A&... args) {
+  TaskSpecPtr spec = function_spec<Fn>(options, args...);
+  result_refs_t<Fn> refs = ResultRefs<result_value_t<Fn>>::make(rt.store(), *spec);
   rt.submit(std::move(spec));
-  return ref;
+  return refs;
+}
+
+template <auto Fn, typename... A>
+auto submit_n(Runtime& rt, const TaskOptions* options, NumReturns n, const A&... args) {
+  TaskSpecPtr spec = function_spec<Fn>(options, args...);
+  auto refs = make_result_refs<element_value_t<Fn>>(rt.store(), *spec, n);
+  rt.submit(std::move(spec));
+  return refs;
 }
 }  // namespace detail
 
 template <auto Fn, typename... A>
-ObjectRef<detail::result_value_t<Fn>> submit(const A&... args) {
+detail::result_refs_t<Fn> submit(const A&... args) {
   return detail::submit_with<Fn>(current_runtime(), nullptr, args...);
 }
 
 template <auto Fn, typename... A>
-ObjectRef<detail::result_value_t<Fn>> submit(TaskOptions options, const A&... args) {
+detail::result_refs_t<Fn> submit(TaskOptions options, const A&... args) {
   return detail::submit_with<Fn>(current_runtime(), &options, args...);
+}
+
+// Fn returns std::vector<T>: a std::vector of n ObjectRef<T>, one per element.
+// (The result type is deduced so that only a call naming NumReturns checks it.)
+template <auto Fn, typename... A>
+auto submit(NumReturns n, const A&... args) {
+  return detail::submit_n<Fn>(current_runtime(), nullptr, n, args...);
+}
+
+template <auto Fn, typename... A>
+auto submit(TaskOptions options, NumReturns n, const A&... args) {
+  return detail::submit_n<Fn>(current_runtime(), &options, n, args...);
 }
 
 }  // namespace weft

@@ -67,6 +67,10 @@ class TaskSpec {
   std::uint64_t wait_mask = 0;
   std::vector<ObjectHandle> nested_refs;  // refs inside argument values
   ObjectHandle result;
+  // A task of several results (returns.hpp) seals each in its own object
+  // here, in order, then `result` with an empty value naming them; if it
+  // fails, it seals only `result`, and the returns take its error.
+  std::vector<ObjectHandle> returns;
   // Points at shared_options, or at default_task_options for a spec submitted
   // without options. Specs submitted with equal options share one copy.
   const TaskOptions* options = nullptr;
