@@ -205,6 +205,10 @@ run_one() {  # side bin prog round
   local rc=0 t0=$SECONDS
   timeout -k 10 "$bench_timeout" "$bin/bench/$prog" "${args[@]}" >"$out" 2>&1 || rc=$?
   log "  ${prog} took $((SECONDS - t0)) s, rc $rc"
+  if ((rc == 2)) && grep -q 'no metric matches --filter' "$out"; then
+    no_match[$prog]=1  # the filter names none of this program's metrics
+    return
+  fi
   if ((rc != 0)); then
     printf '%s %s round %s: exit %s (log %s)\n' "$side" "$prog" "$round" "$rc" "$out" >>"$failures"
   fi
@@ -214,11 +218,16 @@ run_one() {  # side bin prog round
   done >>"$jsonl" || true
 }
 
+declare -A no_match
 for ((round = 1; round <= rounds; ++round)); do
   for prog in "${active[@]}"; do
+    [[ -n "${no_match[$prog]:-}" ]] && continue
     run_one base "$base_bin" "$prog" "$round"
     run_one new "$new_bin" "$prog" "$round"
   done
+done
+for prog in "${!no_match[@]}"; do
+  log "$prog has no metric matching --filter '$filter'; not measured"
 done
 t_end=$SECONDS
 
