@@ -99,6 +99,7 @@ kj::Promise<void> PeerService::answer_pull(PullObjectContext context, const Obje
   auto params = context.getParams();
   const ObjectId id = object->id();
   if (object->error()) {
+    object->mark_error_read();  // the reader learns of it
     return refusal(Error(fmt::format("object {} failed: it holds an error", id.to_string())));
   }
   auto payload = object->payload();

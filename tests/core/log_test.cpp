@@ -1,34 +1,14 @@
 // weft::log: lines at or below the level are written whole, with their
 // level named; lines above it are not written at all.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <string>
 
+#include "stderr_capture.hpp"
 #include "weft/core/log.hpp"
 #include "weft_test.hpp"
 
 namespace {
 
-// Runs `f` with stderr going to a pipe; what it wrote.
-template <typename F>
-std::string stderr_of(F f) {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  const int saved = ::dup(STDERR_FILENO);
-  ::dup2(fds[1], STDERR_FILENO);
-  ::close(fds[1]);
-  f();
-  ::dup2(saved, STDERR_FILENO);
-  ::close(saved);
-  std::string out;
-  char buf[4096];
-  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
-    out.append(buf, static_cast<std::size_t>(n));
-  ::close(fds[0]);
-  return out;
-}
+using weft_test::stderr_of;
 
 // Restores the level a test changed.
 struct LevelGuard {

@@ -63,7 +63,10 @@ inline auto describer(const ObjectState& s) {
 }
 
 inline void rethrow_if_failed(const ObjectState& s) {
-  if (s.error()) std::rethrow_exception(s.error());
+  if (s.error()) {
+    s.mark_error_read();
+    std::rethrow_exception(s.error());
+  }
 }
 
 }  // namespace detail

@@ -121,6 +121,9 @@ class ObjectState {
 
   // Valid once ready().
   const std::exception_ptr& error() const noexcept { return error_; }
+  // Someone learnt of the error (read it, or it failed their task, or it
+  // was sent to a reader elsewhere): dropping the object then logs nothing.
+  void mark_error_read() const noexcept { error_read_.store(true, std::memory_order_relaxed); }
   std::span<const std::byte> payload() const noexcept { return payload_.bytes(); }
   bool in_arena() const noexcept { return payload_.in_arena(); }
   // The objects whose refs the payload contains.
@@ -134,6 +137,10 @@ class ObjectState {
  private:
   ~ObjectState() {
     if (exported_.load(std::memory_order_acquire)) store_.remove_exported(id_, this);
+    // The owner's copy is the one its user could have read.
+    if (error_ && !error_read_.load(std::memory_order_relaxed) && id_.owner == store_.node_id()) {
+      store_.unread_error_dropped(id_, error_);
+    }
     store_.object_destroyed();
   }
 
@@ -166,6 +173,7 @@ class ObjectState {
   ObjectId id_;
   ObjectWaiter* waiters_ = nullptr;
   std::atomic<bool> exported_{false};
+  mutable std::atomic<bool> error_read_{false};
   PayloadBuffer payload_;
   std::vector<ObjectHandle> nested_;
   std::exception_ptr error_;

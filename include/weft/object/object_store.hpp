@@ -69,6 +69,10 @@ struct ObjectStoreOptions {
   std::size_t inline_threshold = 64 * 1024;
   // Name of the shared-memory file (shows in /proc/<pid>/maps).
   std::string name = "weft-store";
+  // Log a warning naming the task and its error when the last ref to a
+  // failed object this node owns dies without anyone having read the error
+  // (Ray's "unhandled error"). Off, such errors pass silently.
+  bool log_unread_errors = true;
 };
 
 class ObjectStore {
@@ -106,6 +110,8 @@ class ObjectStore {
   // Bookkeeping for ObjectState's lifetime.
   void object_created() noexcept { live_objects_.fetch_add(1, std::memory_order_relaxed); }
   void object_destroyed() noexcept { live_objects_.fetch_sub(1, std::memory_order_release); }
+  // Object `id`, owned here, died holding `error` that nobody read.
+  void unread_error_dropped(ObjectId id, const std::exception_ptr& error) noexcept;
 
  private:
   NodeId node_;

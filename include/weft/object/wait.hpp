@@ -90,7 +90,7 @@ Task<std::vector<T>> get_all(std::vector<ObjectRef<T>> refs) {
   auto states = detail::distinct_states(refs, "weft::get_all");
   co_await detail::wait_sealed(states, states.size(), std::nullopt, /*fail_fast=*/true);
   for (auto* s : states) {
-    if (s->ready() && s->error()) std::rethrow_exception(s->error());
+    if (s->ready()) detail::rethrow_if_failed(*s);
   }
   std::vector<T> values;
   values.reserve(refs.size());

@@ -72,6 +72,7 @@ struct IsVector<std::vector<T, A>> : std::true_type {};
 inline void fail_returns_with_result(const TaskSpec& spec) {
   when_sealed({spec.result}, [result = spec.result, returns = spec.returns] {
     if (!result->error()) return;
+    result->mark_error_read();  // its user reads it in the returns
     for (const ObjectHandle& r : returns) {
       if (!r->ready()) r->seal_error(result->error());
     }

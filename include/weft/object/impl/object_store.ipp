@@ -2,9 +2,11 @@
 #include <unistd.h>
 
 #include <new>
+#include <string>
 
 #include <fmt/format.h>
 
+#include "weft/core/log.hpp"
 #include "weft/error.hpp"
 #include "weft/object/object_state.hpp"
 #include "weft/object/object_store.hpp"
@@ -83,6 +85,24 @@ detail::ObjectState* ObjectStore::acquire_exported(ObjectId id) {
   auto it = exported_.find(id);
   if (it == exported_.end() || !it->second->try_add_ref()) return nullptr;
   return it->second;
+}
+
+void ObjectStore::unread_error_dropped(ObjectId id, const std::exception_ptr& error) noexcept {
+  if (!options_.log_unread_errors) return;
+  std::string what;
+  try {
+    std::rethrow_exception(error);
+  } catch (const TaskError& e) {
+    what = fmt::format("task {} threw {}: {}", e.task_name(), e.type_name(), e.what());
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "a non-standard exception";
+  }
+  log(LogLevel::warn,
+      "object {} died with an error nobody read: {} (await or get the ref to handle it; "
+      "ObjectStoreOptions::log_unread_errors = false silences this)",
+      id.to_string(), what);
 }
 
 }  // namespace weft
