@@ -24,6 +24,7 @@
 #include "weft/object/put_get.hpp"
 #include "weft/object/wait.hpp"
 #include "weft/remote/actor.hpp"
+#include "weft/remote/actor_pool.hpp"
 #include "weft/remote/kv.hpp"
 #include "weft/remote/placement_group.hpp"
 #include "weft/remote/registry.hpp"
