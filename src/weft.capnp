@@ -68,6 +68,7 @@ struct TaskSpec {
   actor @10 :UInt64;           # 0 for a task; the actor's id for a call
   returns @11 :List(ObjectId); # a task of several results: each one's id, in order; its
                                # result's value is empty and names them (nestedRefs)
+  caller @12 :UInt64;          # an actor call: the handle that sent it, for per-caller order
 }
 
 enum ErrorKind {

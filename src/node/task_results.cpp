@@ -47,6 +47,7 @@ void TaskRouter::receive_tasks(capnp::List<wire::TaskSpec>::Reader tasks) {
     spec->wait_mask = t.getWaitMask();
     spec->set_options(from_wire(t.getOptions()));
     spec->attempt = t.getAttempt();
+    spec->caller = t.getCaller();
     spec->result = std::move(result);
     for (auto id : t.getReturns()) {
       spec->returns.push_back(ObjectHandle::adopt(new ObjectState(node_.store(), from_wire(id))));

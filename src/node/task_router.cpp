@@ -177,6 +177,7 @@ void TaskRouter::fill_spec(wire::TaskSpec::Builder b, TaskSpec& spec) {
     to_wire(b.initOptions(), default_task_options);
   b.setAttempt(spec.attempt);
   b.setActor(spec.actor ? spec.actor->id() : 0);
+  b.setCaller(spec.caller);
 }
 
 void TaskRouter::send_tasks(NodeId target, std::vector<TaskSpec*> specs) {

@@ -1,5 +1,6 @@
 // Actors across real node processes: names found from other nodes, handles
-// passed to tasks elsewhere, and per-handle order through a proxy.
+// passed to tasks elsewhere, per-caller order through a proxy, and kill
+// failing the calls a proxy holds.
 #include <cstdint>
 #include <numeric>
 #include <string>
@@ -10,6 +11,8 @@
 #include "weft_test.hpp"
 
 using namespace std::chrono_literals;
+using cluster_test::describe;
+using cluster_test::failure_within;
 using cluster_test::LocalCluster;
 using cluster_test::on;
 using cluster_test::within;
@@ -132,4 +135,72 @@ TEST_CASE("calls through one handle to a remote actor run in the order they were
   std::iota(expected.begin(), expected.end(), 0);
   CHECK(seen.results == expected);
   CHECK(seen.order == expected);
+}
+
+TEST_CASE("a caller waiting for its refs at a proxy holds back no other caller of that actor") {
+  LocalCluster cluster(2);
+  const weft::NodeId b = cluster.worker_id(0);
+
+  struct Seen {
+    int other = 0, waited = 0, behind = 0;
+    bool held_while_other_ran = false;
+    std::vector<int> order;
+  };
+  const Seen seen = cluster.head().run([&](weft::Runtime& rt) -> weft::Task<Seen> {
+    weft::ActorOptions on_b;
+    on_b.name = "callers";
+    on_b.strategy = weft::NodeAffinity{b, false};
+    auto recorder = co_await weft::spawn<ClusterRecorder>().options(on_b);
+    auto other = co_await weft::get_actor<ClusterRecorder>("callers");
+    auto pending = weft::detail::make_pending_object(rt.store());
+    auto waited = recorder.call<&ClusterRecorder::push>(weft::ObjectRef<int>(pending));
+    auto behind = recorder.call<&ClusterRecorder::push>(2);
+    Seen s;
+    s.other = co_await within(other.call<&ClusterRecorder::push>(10));
+    s.held_while_other_ran = !waited.is_ready() && !behind.is_ready();
+    weft::detail::seal_with_value(*pending.get(), 1);
+    s.waited = co_await within(waited);
+    s.behind = co_await within(behind);
+    s.order = co_await within(other.call<&ClusterRecorder::seen>());
+    weft::kill(recorder);
+    co_return s;
+  });
+
+  CHECK(seen.other == 10);
+  CHECK(seen.held_while_other_ran);
+  CHECK(seen.waited == 1);
+  CHECK(seen.behind == 2);
+  CHECK(seen.order == std::vector<int>{10, 1, 2});
+}
+
+TEST_CASE("killing a remote actor fails at once the calls its proxy holds behind a pending ref") {
+  LocalCluster cluster(2);
+  const weft::NodeId b = cluster.worker_id(0);
+
+  struct Seen {
+    int other = 0;
+    std::exception_ptr waited, behind;
+  };
+  const Seen seen = cluster.head().run([&](weft::Runtime& rt) -> weft::Task<Seen> {
+    weft::ActorOptions on_b;
+    on_b.name = "held";
+    on_b.strategy = weft::NodeAffinity{b, false};
+    auto recorder = co_await weft::spawn<ClusterRecorder>().options(on_b);
+    auto other = co_await weft::get_actor<ClusterRecorder>("held");
+    auto pending = weft::detail::make_pending_object(rt.store());
+    auto waited = recorder.call<&ClusterRecorder::push>(weft::ObjectRef<int>(pending));
+    auto behind = recorder.call<&ClusterRecorder::push>(2);
+    // Once another caller's later call is answered, both are held at the proxy.
+    Seen s;
+    s.other = co_await within(other.call<&ClusterRecorder::push>(10));
+    weft::kill(recorder);
+    s.waited = co_await failure_within(waited);
+    s.behind = co_await failure_within(behind);
+    weft::detail::seal_with_value(*pending.get(), 1);
+    co_return s;
+  });
+
+  CHECK(seen.other == 10);
+  CHECK_THAT(describe(seen.waited), Catch::StartsWith("ActorDiedError"));
+  CHECK_THAT(describe(seen.behind), Catch::StartsWith("ActorDiedError"));
 }

@@ -325,6 +325,63 @@ TEST_CASE("many calls queued behind an unsealed ref all run once it is sealed") 
   CHECK(actors_gated_runs == queued + 1);
 }
 
+TEST_CASE("a call waiting for its refs holds back only its own caller's later calls") {
+  actors_gated_runs = 0;
+  weft::Node node(small_node());
+  weft::Node::ThreadScope scope(node);
+  const weft::ActorOptions options{.name = "actors-callers"};
+  auto waiting = weft::sync_wait(weft::spawn<ActorsGated>().options(options));
+  auto other = weft::sync_wait(weft::get_actor<ActorsGated>("actors-callers"));
+  auto pending = weft::detail::make_pending_object(node.store());
+  auto first = waiting.call<&ActorsGated::take>(weft::ObjectRef<int>(pending));
+  auto second = waiting.call<&ActorsGated::take>(2);
+  // Another caller's calls run while the first caller's wait.
+  CHECK(weft::get(other.call<&ActorsGated::take>(10), 5s) == 10);
+  CHECK(weft::get(other.call<&ActorsGated::take>(11), 5s) == 11);
+  CHECK_FALSE(first.is_ready());
+  CHECK_FALSE(second.is_ready());
+  weft::detail::seal_with_value(*pending.get(), 1);
+  CHECK(weft::get(second, 5s) == 2);
+  CHECK(weft::get(other.call<&ActorsGated::log>(), 5s) == std::vector<int>{10, 11, 1, 2});
+  weft::kill(waiting);
+}
+
+TEST_CASE("a copy of a handle is the same caller, so its calls stay behind a waiting call") {
+  weft::Node node(small_node());
+  weft::Node::ThreadScope scope(node);
+  auto actor = weft::sync_wait(weft::spawn<ActorsGated>());
+  const auto copy = actor;
+  auto pending = weft::detail::make_pending_object(node.store());
+  auto first = actor.call<&ActorsGated::take>(weft::ObjectRef<int>(pending));
+  auto behind = copy.call<&ActorsGated::take>(2);
+  drain_through(actor.record()->executor());
+  CHECK_FALSE(behind.is_ready());
+  weft::detail::seal_with_value(*pending.get(), 1);
+  CHECK(weft::get(behind, 5s) == 2);
+  CHECK(weft::get(actor.call<&ActorsGated::log>(), 5s) == std::vector<int>{1, 2});
+}
+
+TEST_CASE("killing an actor fails at once the calls waiting for refs and those behind them") {
+  actors_gated_runs = 0;
+  weft::Node node(small_node());
+  weft::Node::ThreadScope scope(node);
+  auto pending = weft::detail::make_pending_object(node.store());
+  {
+    auto actor = weft::sync_wait(weft::spawn<ActorsGated>());
+    auto first = actor.call<&ActorsGated::take>(weft::ObjectRef<int>(pending));
+    auto second = actor.call<&ActorsGated::take>(2);
+    drain_through(actor.record()->executor());
+    weft::kill(actor);
+    CHECK_THROWS_AS(weft::get(first, 5s), weft::ActorDiedError);
+    CHECK_THROWS_AS(weft::get(second, 5s), weft::ActorDiedError);
+    CHECK(node.live_actors() == 1);  // the waiting call still holds it
+  }
+  // Once the ref seals, the failed call is let go, and the actor with it.
+  weft::detail::seal_with_value(*pending.get(), 1);
+  CHECK(eventually([&] { return node.live_actors() == 0; }));
+  CHECK(actors_gated_runs == 0);
+}
+
 TEST_CASE("a named actor found with get_actor from another task is the same instance") {
   weft::Node node(small_node());
   const auto [from_tasks, seen_here] =

@@ -1,4 +1,4 @@
-// A growable FIFO ring of Jobs. Not synchronised: owners guard it.
+// A growable ring of Jobs, used as a FIFO or a deque. Not synchronised: owners guard it.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +16,12 @@ class JobQueue {
   void push_back(Job j) {
     if (size_ == capacity_) grow();
     ring_[(head_ + size_) & (capacity_ - 1)] = j;
+    ++size_;
+  }
+  void push_front(Job j) {
+    if (size_ == capacity_) grow();
+    head_ = (head_ + capacity_ - 1) & (capacity_ - 1);
+    ring_[head_] = j;
     ++size_;
   }
   Job pop_front() noexcept {

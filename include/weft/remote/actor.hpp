@@ -5,10 +5,14 @@
 //   auto same = co_await weft::get_actor<Counter>("c");
 //   weft::kill(c);                                         // later calls: ActorDiedError
 //
-// Methods run one at a time in the order each handle sent them (coroutine
-// methods may interleave at co_await when max_concurrency > 1). Handles are
-// cheap to copy; an actor lives while a handle, a pending call or its name
-// refers to it, and its destructor runs where its methods ran.
+// Methods run one at a time (coroutine methods may interleave at co_await
+// when max_concurrency > 1). Each handle is a caller, as each Ray worker is:
+// calls sent through it and its copies run in the order sent, and one whose
+// ref arguments are still pending holds back only that caller's later calls;
+// other callers' calls run meanwhile, in no promised order between callers.
+// spawn, get_actor and a handle passed to a task each give a new caller.
+// Handles are cheap to copy; an actor lives while a handle, a pending call or
+// its name refers to it, and its destructor runs where its methods ran.
 #pragma once
 
 #include <memory>
@@ -34,8 +38,9 @@ template <typename T>
 class ActorHandle {
  public:
   ActorHandle() = default;
+  // A new caller of `record`'s actor.
   explicit ActorHandle(std::shared_ptr<detail::ActorRecord> record) noexcept
-      : record_(std::move(record)) {}
+      : record_(std::move(record)), caller_(record_ ? record_->new_caller() : 0) {}
 
   // Calls method M with `args`; returns at once. M must be listed in WEFT_ACTOR.
   // A method returning Returns<T...> gives a tuple of refs (returns.hpp).
@@ -80,10 +85,12 @@ class ActorHandle {
                              args...);
     spec->options = &detail::default_task_options;
     spec->actor = record_;
+    spec->caller = caller_;
     return spec;
   }
 
   std::shared_ptr<detail::ActorRecord> record_;
+  std::uint64_t caller_ = 0;
 };
 
 namespace detail {

@@ -2,15 +2,17 @@
 //
 // Calls are Jobs on the actor's executor (a SerialExecutor over the node's
 // pool, or a dedicated thread), so they run one at a time in the order they
-// were sent, with no locks. A call waits, in order, until its ref arguments
-// are sealed and fewer than max_concurrency coroutine calls are in flight;
-// everything behind it waits too, so each caller's calls keep their order.
+// arrived, with no locks. A call starts once its ref arguments are sealed and
+// fewer than max_concurrency coroutine calls are in flight. While one waits
+// for its refs, its caller's later calls are held behind it, in order, and
+// other callers' calls go on.
 #pragma once
 
 #include <atomic>
 #include <exception>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "weft/core/executor.hpp"
 #include "weft/core/job_queue.hpp"
@@ -56,21 +58,36 @@ class ActorRecord {
   // and joins it. Only once no call can arrive any more.
   void stop_executor() noexcept { executor_.reset(); }
 
+  // A caller id for a new handle, unique across nodes (a call forwarded to
+  // the actor's home keeps its caller).
+  std::uint64_t new_caller() const noexcept;
+
   // Queues a call (any thread). A call to a dead actor fails with ActorDiedError.
   void enqueue(TaskSpecPtr call);
 
-  // Marks the actor dead: queued and future calls fail with ActorDiedError.
+  // Marks the actor dead: queued and future calls fail with ActorDiedError,
+  // the queued ones at once, even those waiting for their refs. A call
+  // already running finishes.
   void kill() noexcept;
   bool alive() const noexcept { return alive_.load(std::memory_order_acquire); }
 
  private:
+  // A caller whose oldest call waits for its refs, and its calls behind it.
+  struct HeldCaller {
+    TaskSpec* waiting;  // null once kill failed it: it is deleted when its refs seal
+    JobQueue later;
+  };
+
   static void arrive_job(void* call) noexcept;
-  static void resume_pump_job(void* self) noexcept;
+  static void refs_sealed_job(void* call) noexcept;
+  static void fail_queued_job(void* self) noexcept;
   static void call_complete(TaskSpec* call, std::exception_ptr error) noexcept;
   void arrive(TaskSpec* call) noexcept;
+  void resume(TaskSpec* waiting) noexcept;
   void pump() noexcept;
-  bool wait_for_refs(TaskSpec* call) noexcept;
+  void fail_queued() noexcept;
   void fail(TaskSpec* call) noexcept;
+  void seal_died(TaskSpec& call) const noexcept;
 
   Runtime& runtime_;
   std::unique_ptr<Executor> executor_;
@@ -83,9 +100,9 @@ class ActorRecord {
   std::atomic<bool> alive_{true};
 
   // Touched only on the actor's executor.
-  JobQueue backlog_;  // calls that arrived while an earlier one had to wait
-  int running_ = 0;   // coroutine calls in flight
-  bool blocked_on_refs_ = false;
+  JobQueue backlog_;  // calls that arrived and are not started or held
+  std::unordered_map<std::uint64_t, HeldCaller> held_;  // by caller
+  int running_ = 0;                                     // coroutine calls in flight
 };
 
 }  // namespace weft::detail

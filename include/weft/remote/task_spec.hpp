@@ -76,6 +76,9 @@ class TaskSpec {
   const TaskOptions* options = nullptr;
   std::shared_ptr<const TaskOptions> shared_options;
   std::uint32_t attempt = 0;
+  // Actor calls: the handle that sent it (actor.hpp). Calls from one caller
+  // run in the order sent; a call waiting for its refs holds back only them.
+  std::uint64_t caller = 0;
 
   // Local shortcuts.
   ExecuteFn execute = nullptr;
